@@ -1,0 +1,29 @@
+"""The connector registry: one class per platform, found by its type slug."""
+
+from __future__ import annotations
+
+from connectors.base import Connector
+
+REGISTRY: dict[str, type[Connector]] = {}
+
+
+def register(cls: type[Connector]) -> type[Connector]:
+    """Add a connector class to the registry under its type slug."""
+    REGISTRY[cls.type] = cls
+    return cls
+
+
+def connector_class(type_: str) -> type[Connector]:
+    """Return the connector class for a type slug; KeyError names unknown types."""
+    _load_builtin()
+    return REGISTRY[type_]
+
+
+def connector_types() -> list[str]:
+    """List the registered type slugs."""
+    _load_builtin()
+    return sorted(REGISTRY)
+
+
+def _load_builtin() -> None:
+    from connectors import demo, webhook  # noqa: F401  (registration happens on import)

@@ -1,0 +1,5 @@
+"""Allow `python -m inbox`."""
+
+from inbox.cli import main
+
+main()

@@ -1,0 +1,142 @@
+"""The `inbox` command: run, worker, clock, db upgrade, users, channels."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from flask.cli import FlaskGroup, with_appcontext
+
+from inbox import create_app
+
+
+def _make_app():
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_make_app, add_default_commands=False)
+def main() -> None:
+    """Community Inbox: one live ticket stream for community managers."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--demo", is_flag=True, help="Seed demo users and a demo channel with live traffic.")
+@with_appcontext
+def run(host: str, port: int, demo: bool) -> None:
+    """Run the whole inbox in one process (embedded: web, jobs and schedule)."""
+    from flask import current_app
+
+    from inbox import migrate, seed
+
+    app = current_app._get_current_object()
+    migrate.upgrade(app)
+    if demo:
+        for line in seed.demo():
+            click.echo(line)
+    backend = app.extensions["jobs"]
+    if hasattr(backend, "start_schedule"):
+        backend.start_schedule()
+    click.echo(f"Community Inbox on http://{host}:{port}/  (Ctrl+C to stop)")
+    app.extensions["socketio"].run(app, host=host, port=port, allow_unsafe_werkzeug=True)
+
+
+@main.command()
+@click.option("--queue", "queues", multiple=True, help="Queues to listen to (default: all).")
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+def worker(queues: tuple[str, ...], burst: bool) -> None:
+    """Run an RQ worker (scaled mode) that also runs delayed jobs."""
+    from inbox.worker import run_worker
+
+    run_worker(create_app(serve_sockets=False), queues, burst)
+
+
+@main.command()
+def clock() -> None:
+    """Enqueue the periodic jobs of the schedule (scaled mode: run exactly one)."""
+    from inbox.worker import run_clock
+
+    run_clock(create_app(serve_sockets=False))
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@with_appcontext
+def db_upgrade() -> None:
+    """Bring the database schema up to date."""
+    from flask import current_app
+
+    from inbox import migrate
+
+    migrate.upgrade(current_app._get_current_object())
+    click.echo("database is up to date")
+
+
+@main.group()
+def users() -> None:
+    """People who use the inbox."""
+
+
+@users.command("create")
+@click.argument("email")
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice(["admin", "manager", "agent"]), default="agent")
+@click.option("--team", "teams", multiple=True, help="Team name (created if missing).")
+@click.password_option()
+@with_appcontext
+def users_create(email: str, name: str, role: str, teams: tuple[str, ...], password: str) -> None:
+    """Create a user."""
+    from inbox.auth import create_user
+
+    user = create_user(email, name, password, role, teams)
+    click.echo(f"created user {user.id} <{user.email}> ({user.role})")
+
+
+@main.group()
+def channels() -> None:
+    """Connected accounts."""
+
+
+@channels.command("add")
+@click.argument("type_", metavar="TYPE")
+@click.option("--name", required=True)
+@click.option("--team", required=True, help="Team name (created if missing).")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="Config value.")
+@click.option("--poll-interval", default=60, show_default=True, type=int)
+@with_appcontext
+def channels_add(type_: str, name: str, team: str, settings: tuple[str, ...], poll_interval: int):
+    """Connect a channel; the connector's schema checks its config."""
+    from inbox.channels import channel_out, create_channel
+    from inbox.errors import ApiError
+    from inbox.seed import team_named
+
+    config = {}
+    for pair in settings:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--set")
+        config[key] = value
+    data = {"type": type_, "name": name, "team_id": team_named(team).id, "config": config}
+    try:
+        channel = create_channel(data | {"poll_interval": poll_interval})
+    except ApiError as exc:
+        click.echo(f"error: {exc.field}: {exc.message}", err=True)
+        sys.exit(2)
+    click.echo(json.dumps(channel_out(channel), default=str, indent=2))
+
+
+@channels.command("list")
+@with_appcontext
+def channels_list() -> None:
+    """List channels and their health."""
+    from inbox.channels import list_channels
+
+    for c in list_channels():
+        state = "enabled" if c.enabled else "paused"
+        click.echo(f"{c.id:>4}  {c.type:<14} {c.name:<30} {state:<8} {c.health}")

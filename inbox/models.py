@@ -1,0 +1,200 @@
+"""The data model: people, channels, contacts, tickets, items, outbox and events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from inbox.db import Base, utcnow
+
+ROLES = ("admin", "manager", "agent")
+STATUSES = ("open", "pending", "snoozed", "closed")
+PRIORITIES = ("low", "normal", "high", "urgent")
+ITEM_KINDS = ("comment", "dm", "mention", "quote", "repost", "review", "email", "reply", "note")
+OUTBOX_ACTIONS = ("reply", "hide", "unhide", "delete", "like")
+OUTBOX_STATES = ("queued", "sending", "sent", "failed")
+CHANNEL_HEALTH = ("ok", "error", "needs_reconnection")
+
+JSONType = sa.JSON().with_variant(sa.dialects.postgresql.JSONB(), "postgresql")
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+team_members = sa.Table(
+    "team_members",
+    Base.metadata,
+    sa.Column("team_id", sa.ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    role: Mapped[str] = mapped_column(sa.String(16), default="agent")
+    locale: Mapped[str] = mapped_column(sa.String(8), default="fr")
+    timezone: Mapped[str] = mapped_column(sa.String(64), default="Europe/Paris")
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    teams: Mapped[list[Team]] = relationship(secondary=team_members, back_populates="members")
+
+    __table_args__ = (sa.CheckConstraint(sa.text("role in ('admin','manager','agent')"), "role"),)
+
+
+class Team(Base):
+    __tablename__ = "teams"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(120), unique=True)
+    members: Mapped[list[User]] = relationship(secondary=team_members, back_populates="teams")
+
+
+class Channel(Base):
+    __tablename__ = "channels"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    type: Mapped[str] = mapped_column(sa.String(32))
+    name: Mapped[str] = mapped_column(sa.String(120))
+    team_id: Mapped[int] = mapped_column(sa.ForeignKey("teams.id"), index=True)
+    config_encrypted: Mapped[str] = mapped_column(sa.Text, default="")
+    cursor: Mapped[Any | None] = mapped_column(JSONType)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    poll_interval: Mapped[int] = mapped_column(default=60)
+    reopen_window: Mapped[int] = mapped_column(default=7 * 24 * 3600)
+    health: Mapped[str] = mapped_column(sa.String(24), default="ok")
+    next_poll_at: Mapped[datetime | None] = mapped_column(index=True)
+    last_sync_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Identity(Base):
+    """One contact's account on one platform."""
+
+    __tablename__ = "identities"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(sa.ForeignKey("contacts.id"), index=True)
+    platform: Mapped[str] = mapped_column(sa.String(32))
+    external_id: Mapped[str] = mapped_column(sa.String(255))
+    handle: Mapped[str | None] = mapped_column(sa.String(255))
+    name: Mapped[str | None] = mapped_column(sa.String(255))
+
+    __table_args__ = (sa.UniqueConstraint("platform", "external_id"),)
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel_id: Mapped[int] = mapped_column(sa.ForeignKey("channels.id"))
+    team_id: Mapped[int] = mapped_column(sa.ForeignKey("teams.id"))
+    thread_key: Mapped[str] = mapped_column(sa.String(255))
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    status: Mapped[str] = mapped_column(sa.String(16), default="open")
+    priority: Mapped[str] = mapped_column(sa.String(16), default="normal")
+    assignee_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(sa.ForeignKey("contacts.id"), index=True)
+    post_id: Mapped[str | None] = mapped_column(sa.String(255))
+    is_digest: Mapped[bool] = mapped_column(default=False)
+    previous_ticket_id: Mapped[int | None] = mapped_column(BigId)
+    subject: Mapped[str] = mapped_column(sa.String(300), default="")
+    preview: Mapped[str] = mapped_column(sa.String(300), default="")
+    author_name: Mapped[str] = mapped_column(sa.String(255), default="")
+    item_count: Mapped[int] = mapped_column(default=0)
+    snoozed_until: Mapped[datetime | None]
+    last_inbound_at: Mapped[datetime | None]
+    last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    version: Mapped[int] = mapped_column(default=1)
+
+    __table_args__ = (
+        sa.Index("ix_tickets_thread", "channel_id", "thread_key", "id"),
+        sa.Index("ix_tickets_queue", "team_id", "status", "last_activity_at", "id"),
+        sa.Index("ix_tickets_activity", "last_activity_at", "id"),
+        sa.CheckConstraint(sa.text("status in ('open','pending','snoozed','closed')"), "status"),
+    )
+
+
+class TicketTag(Base):
+    __tablename__ = "ticket_tags"
+    ticket_id: Mapped[int] = mapped_column(
+        BigId, sa.ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(sa.String(64), primary_key=True, index=True)
+
+
+class Item(Base):
+    __tablename__ = "items"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel_id: Mapped[int] = mapped_column(sa.ForeignKey("channels.id"))
+    external_id: Mapped[str | None] = mapped_column(sa.String(255))
+    ticket_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("tickets.id"))
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    direction: Mapped[str] = mapped_column(sa.String(4))  # in, out, note
+    author_identity_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("identities.id"))
+    author_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    author_name: Mapped[str] = mapped_column(sa.String(255), default="")
+    body: Mapped[str] = mapped_column(sa.Text, default="")
+    url: Mapped[str | None] = mapped_column(sa.String(1000))
+    post_id: Mapped[str | None] = mapped_column(sa.String(255))
+    parent_external_id: Mapped[str | None] = mapped_column(sa.String(255))
+    rating: Mapped[int | None]
+    hidden: Mapped[bool] = mapped_column(default=False)
+    deleted: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    edited_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        sa.UniqueConstraint("channel_id", "external_id"),
+        sa.Index("ix_items_ticket", "ticket_id", "id"),
+    )
+
+
+class Outbox(Base):
+    """A reply or moderation action on its way to a platform: stored first, sent once."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("tickets.id"), index=True)
+    channel_id: Mapped[int] = mapped_column(sa.ForeignKey("channels.id"))
+    action: Mapped[str] = mapped_column(sa.String(16))
+    target_item_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("items.id"))
+    reply_item_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("items.id"))
+    text: Mapped[str | None] = mapped_column(sa.Text)
+    state: Mapped[str] = mapped_column(sa.String(16), default="queued")
+    attempts: Mapped[int] = mapped_column(default=0)
+    external_id: Mapped[str | None] = mapped_column(sa.String(255))
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+
+
+class Event(Base):
+    """An append-only record of a change; feeds live push, timelines, audit and reports."""
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    type: Mapped[str] = mapped_column(sa.String(40))
+    team_id: Mapped[int | None] = mapped_column(sa.ForeignKey("teams.id"))
+    ticket_id: Mapped[int | None] = mapped_column(BigId, sa.ForeignKey("tickets.id"))
+    channel_id: Mapped[int | None] = mapped_column(sa.ForeignKey("channels.id"))
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    data: Mapped[dict] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        sa.Index("ix_events_team", "team_id", "id"),
+        sa.Index("ix_events_ticket", "ticket_id", "id"),
+    )

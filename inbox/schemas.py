@@ -1,0 +1,197 @@
+"""Marshmallow schemas of the API: what goes in, what comes out."""
+
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from inbox.models import OUTBOX_ACTIONS, PRIORITIES, ROLES, STATUSES
+
+TAG = fields.String(validate=validate.Regexp(r"^[\w][\w .:/-]{0,63}$"))
+
+
+class StrictSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class LoginIn(StrictSchema):
+    email = fields.Email(required=True)
+    password = fields.String(required=True, validate=validate.Length(1, 200))
+
+
+class TeamOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+
+
+class UserOut(Schema):
+    id = fields.Integer()
+    email = fields.String()
+    name = fields.String()
+    role = fields.String()
+    locale = fields.String()
+    timezone = fields.String()
+    teams = fields.List(fields.Nested(TeamOut))
+
+
+class SessionOut(Schema):
+    user = fields.Nested(UserOut, allow_none=True)
+    csrf_token = fields.String()
+
+
+class TicketRow(Schema):
+    """A ticket's list row: what the queue shows and what live events carry."""
+
+    id = fields.Integer()
+    channel_id = fields.Integer()
+    team_id = fields.Integer()
+    kind = fields.String()
+    status = fields.String()
+    priority = fields.String()
+    assignee_id = fields.Integer(allow_none=True)
+    contact_id = fields.Integer(allow_none=True)
+    author_name = fields.String()
+    subject = fields.String()
+    preview = fields.String()
+    post_id = fields.String(allow_none=True)
+    is_digest = fields.Boolean()
+    item_count = fields.Integer()
+    tags = fields.List(fields.String())
+    snoozed_until = fields.DateTime(allow_none=True)
+    last_inbound_at = fields.DateTime(allow_none=True)
+    last_activity_at = fields.DateTime()
+    created_at = fields.DateTime()
+    version = fields.Integer()
+
+
+class TicketPage(Schema):
+    tickets = fields.List(fields.Nested(TicketRow))
+    next_cursor = fields.String(allow_none=True)
+
+
+class TicketQuery(StrictSchema):
+    status = fields.List(fields.String(validate=validate.OneOf(STATUSES)), load_default=None)
+    assignee = fields.String(load_default=None, validate=validate.Regexp(r"^(me|none|\d+)$"))
+    team = fields.Integer(load_default=None)
+    channel = fields.Integer(load_default=None)
+    kind = fields.String(load_default=None)
+    tag = TAG
+    q = fields.String(load_default=None, validate=validate.Length(1, 200))
+    cursor = fields.String(load_default=None)
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
+
+
+class ItemOut(Schema):
+    id = fields.Integer()
+    ticket_id = fields.Integer()
+    kind = fields.String()
+    direction = fields.String()
+    author_name = fields.String()
+    author_user_id = fields.Integer(allow_none=True)
+    body = fields.String()
+    url = fields.String(allow_none=True)
+    rating = fields.Integer(allow_none=True)
+    hidden = fields.Boolean()
+    deleted = fields.Boolean()
+    created_at = fields.DateTime()
+    edited_at = fields.DateTime(allow_none=True)
+    delivery = fields.String(allow_none=True)
+    delivery_error = fields.String(allow_none=True)
+
+
+class EventOut(Schema):
+    id = fields.Integer()
+    type = fields.String()
+    ticket_id = fields.Integer(allow_none=True)
+    team_id = fields.Integer(allow_none=True)
+    channel_id = fields.Integer(allow_none=True)
+    actor_id = fields.Integer(allow_none=True)
+    data = fields.Dict()
+    created_at = fields.DateTime()
+
+
+class TicketDetail(TicketRow):
+    items = fields.List(fields.Nested(ItemOut))
+    events = fields.List(fields.Nested(EventOut))
+
+
+class TicketPatch(StrictSchema):
+    version = fields.Integer(required=True)
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    priority = fields.String(validate=validate.OneOf(PRIORITIES))
+    assignee_id = fields.Integer(allow_none=True)
+    tags = fields.List(TAG, validate=validate.Length(max=20))
+    snoozed_until = fields.AwareDateTime(allow_none=True)
+
+    @validates_schema
+    def _snooze_needs_time(self, data, **_kwargs):
+        if data.get("status") == "snoozed" and not data.get("snoozed_until"):
+            raise ValidationError("give the time to snooze until", "snoozed_until")
+        if len(data) == 1:
+            raise ValidationError("nothing to change", "version")
+
+
+class TextIn(StrictSchema):
+    text = fields.String(required=True, validate=validate.Length(1, 10_000))
+
+
+class ModerationIn(StrictSchema):
+    action = fields.String(
+        required=True, validate=validate.OneOf([a for a in OUTBOX_ACTIONS if a != "reply"])
+    )
+
+
+class OutboxOut(Schema):
+    id = fields.Integer()
+    action = fields.String()
+    state = fields.String()
+    ticket_id = fields.Integer()
+    target_item_id = fields.Integer(allow_none=True)
+    reply_item_id = fields.Integer(allow_none=True)
+    error = fields.String(allow_none=True)
+
+
+class EventQuery(StrictSchema):
+    after = fields.Integer(required=True, validate=validate.Range(min=0))
+    limit = fields.Integer(load_default=500, validate=validate.Range(1, 1000))
+
+
+class EventPage(Schema):
+    events = fields.List(fields.Nested(EventOut))
+    tickets = fields.Dict(keys=fields.String(), values=fields.Nested(TicketRow))
+    more = fields.Boolean()
+
+
+class ChannelIn(StrictSchema):
+    type = fields.String(required=True)
+    name = fields.String(required=True, validate=validate.Length(1, 120))
+    team_id = fields.Integer(required=True)
+    config = fields.Dict(load_default=dict)
+    poll_interval = fields.Integer(load_default=60, validate=validate.Range(5, 86400))
+    reopen_window = fields.Integer(load_default=7 * 86400, validate=validate.Range(0, 90 * 86400))
+
+
+class ChannelPatch(StrictSchema):
+    name = fields.String(validate=validate.Length(1, 120))
+    enabled = fields.Boolean()
+    config = fields.Dict()
+    poll_interval = fields.Integer(validate=validate.Range(5, 86400))
+    reopen_window = fields.Integer(validate=validate.Range(0, 90 * 86400))
+
+
+class ChannelOut(Schema):
+    id = fields.Integer()
+    type = fields.String()
+    name = fields.String()
+    team_id = fields.Integer()
+    enabled = fields.Boolean()
+    config = fields.Dict()
+    poll_interval = fields.Integer()
+    reopen_window = fields.Integer()
+    health = fields.String()
+    last_sync_at = fields.DateTime(allow_none=True)
+    last_error = fields.String(allow_none=True)
+    webhook_url = fields.String(allow_none=True)
+
+
+ROLE_FIELD = fields.String(validate=validate.OneOf(ROLES))

@@ -1,0 +1,246 @@
+"""Ticket queries and triage actions: list, read, update with a version check, take."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from inbox import db, events
+from inbox.auth import visible_team_ids
+from inbox.db import utcnow
+from inbox.errors import ApiError, Conflict, Forbidden, NotFound
+from inbox.models import Event, Item, Outbox, Ticket, TicketTag, User, team_members
+
+ROW_FIELDS = (
+    "id channel_id team_id kind status priority assignee_id contact_id author_name subject"
+    " preview post_id is_digest item_count snoozed_until last_inbound_at last_activity_at"
+    " created_at version"
+).split()
+
+
+def ticket_rows(s: Session, ids: list[int] | set[int]) -> dict[int, dict[str, Any]]:
+    """Return list rows (with tags) for ticket ids, in two queries whatever their number."""
+    ids = list(ids)
+    if not ids:
+        return {}
+    rows = {
+        t.id: {name: getattr(t, name) for name in ROW_FIELDS} | {"tags": []}
+        for t in s.scalars(
+            sa.select(Ticket).where(Ticket.id.in_(ids)).execution_options(populate_existing=True)
+        )
+    }
+    tags = s.execute(
+        sa.select(TicketTag.ticket_id, TicketTag.tag)
+        .where(TicketTag.ticket_id.in_(ids))
+        .order_by(TicketTag.tag)
+    )
+    for ticket_id, tag in tags:
+        rows[ticket_id]["tags"].append(tag)
+    return rows
+
+
+def encode_cursor(moment: datetime, ticket_id: int) -> str:
+    return base64.urlsafe_b64encode(f"{moment.isoformat()}|{ticket_id}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        moment, ticket_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return datetime.fromisoformat(moment), int(ticket_id)
+    except ValueError as exc:
+        raise ApiError("this cursor was not made by us", "cursor") from exc
+
+
+def list_tickets(user: User, query: dict) -> tuple[list[dict], str | None]:
+    """Return one keyset page of visible tickets, newest activity first, and the next cursor."""
+    s = db.session()
+    stmt = sa.select(Ticket.id, Ticket.last_activity_at).where(
+        Ticket.team_id.in_(visible_team_ids(user))
+    )
+    stmt = _apply_filters(stmt, user, query)
+    if query.get("cursor"):
+        moment, last_id = decode_cursor(query["cursor"])
+        stmt = stmt.where(
+            sa.or_(
+                Ticket.last_activity_at < moment,
+                sa.and_(Ticket.last_activity_at == moment, Ticket.id < last_id),
+            )
+        )
+    limit = query["limit"]
+    page = s.execute(
+        stmt.order_by(Ticket.last_activity_at.desc(), Ticket.id.desc()).limit(limit + 1)
+    ).all()
+    rows = ticket_rows(s, [row.id for row in page[:limit]])
+    next_cursor = None
+    if len(page) > limit:
+        last = page[limit - 1]
+        next_cursor = encode_cursor(last.last_activity_at, last.id)
+    return [rows[row.id] for row in page[:limit]], next_cursor
+
+
+def _apply_filters(stmt, user: User, query: dict):
+    if query.get("status"):
+        stmt = stmt.where(Ticket.status.in_(query["status"]))
+    assignee = query.get("assignee")
+    if assignee == "me":
+        stmt = stmt.where(Ticket.assignee_id == user.id)
+    elif assignee == "none":
+        stmt = stmt.where(Ticket.assignee_id.is_(None))
+    elif assignee:
+        stmt = stmt.where(Ticket.assignee_id == int(assignee))
+    for key, column in (("team", Ticket.team_id), ("channel", Ticket.channel_id)):
+        if query.get(key) is not None:
+            stmt = stmt.where(column == query[key])
+    if query.get("kind"):
+        stmt = stmt.where(Ticket.kind == query["kind"])
+    if query.get("tag"):
+        tagged = sa.select(TicketTag.ticket_id).where(TicketTag.tag == query["tag"])
+        stmt = stmt.where(Ticket.id.in_(tagged))
+    if query.get("q"):
+        text = query["q"]
+        in_items = sa.select(Item.ticket_id).where(Item.body.icontains(text, autoescape=True))
+        stmt = stmt.where(
+            sa.or_(
+                Ticket.preview.icontains(text, autoescape=True),
+                Ticket.subject.icontains(text, autoescape=True),
+                Ticket.author_name.icontains(text, autoescape=True),
+                Ticket.id.in_(in_items),
+            )
+        )
+    return stmt
+
+
+def get_visible(user: User, ticket_id: int) -> Ticket:
+    """Return the ticket if the user may see it; 404 otherwise (no hint that it exists)."""
+    ticket = db.session().get(Ticket, ticket_id)
+    if ticket is None or ticket.team_id not in visible_team_ids(user):
+        raise NotFound("no such ticket")
+    return ticket
+
+
+def ticket_detail(user: User, ticket_id: int) -> dict:
+    """Return the ticket's row, its items with delivery state, and its timeline of events."""
+    s = db.session()
+    ticket = get_visible(user, ticket_id)
+    row = ticket_rows(s, [ticket.id])[ticket.id]
+    deliveries = {
+        o.reply_item_id: o
+        for o in s.scalars(
+            sa.select(Outbox).where(Outbox.ticket_id == ticket.id, Outbox.action == "reply")
+        )
+    }
+    items = []
+    for item in s.scalars(
+        sa.select(Item).where(Item.ticket_id == ticket.id).order_by(Item.created_at, Item.id)
+    ):
+        outbox = deliveries.get(item.id)
+        item.delivery = outbox.state if outbox else None
+        item.delivery_error = outbox.error if outbox else None
+        items.append(item)
+    timeline = s.scalars(
+        sa.select(Event)
+        .where(Event.ticket_id == ticket.id, Event.type != "item_added")
+        .order_by(Event.id.desc())
+        .limit(200)
+    ).all()
+    return row | {"items": items, "events": list(reversed(timeline))}
+
+
+def update_ticket(user: User, ticket_id: int, changes: dict) -> dict:
+    """Apply a PATCH if the version still matches; 409 with the current ticket otherwise."""
+    s = db.session()
+    ticket = get_visible(user, ticket_id)
+    version = changes.pop("version")
+    tags = changes.pop("tags", None)
+    if "assignee_id" in changes:
+        _check_assignment(s, user, ticket, changes["assignee_id"])
+    values = dict(changes)
+    if values.get("status") == "closed":
+        values["closed_at"] = utcnow()
+    if "status" in values and values["status"] != "snoozed":
+        values["snoozed_until"] = None
+    elif values.get("snoozed_until"):
+        values["status"] = "snoozed"
+    new_events = _change_events(ticket, values, tags)
+    updated = s.execute(
+        sa.update(Ticket)
+        .where(Ticket.id == ticket.id, Ticket.version == version)
+        .values(**values, version=Ticket.version + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not updated:
+        s.rollback()
+        raise Conflict(
+            "someone changed this ticket first", "version", ticket=current_row(ticket.id)
+        )
+    if tags is not None:
+        s.execute(sa.delete(TicketTag).where(TicketTag.ticket_id == ticket.id))
+        if tags:
+            s.execute(sa.insert(TicketTag), [{"ticket_id": ticket.id, "tag": t} for t in set(tags)])
+    return events.commit(s, ticket, user, new_events)
+
+
+def take_ticket(user: User, ticket_id: int) -> dict:
+    """Assign an unassigned ticket to the user; exactly one of several racing CMs wins."""
+    s = db.session()
+    ticket = get_visible(user, ticket_id)
+    taken = s.execute(
+        sa.update(Ticket)
+        .where(Ticket.id == ticket.id, Ticket.assignee_id.is_(None))
+        .values(assignee_id=user.id, version=Ticket.version + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not taken:
+        s.rollback()
+        row = current_row(ticket.id)
+        if row["assignee_id"] == user.id:
+            return row
+        raise Conflict("another CM took this ticket first", "assignee_id", ticket=row)
+    return events.commit(s, ticket, user, [("assigned", {"assignee_id": user.id, "taken": True})])
+
+
+def current_row(ticket_id: int) -> dict:
+    """Return the ticket's row as stored now, for a 409 answer, serialized for JSON."""
+    from inbox.schemas import TicketRow
+
+    s = db.session()
+    s.expire_all()
+    return TicketRow().dump(ticket_rows(s, [ticket_id])[ticket_id])
+
+
+def _check_assignment(s: Session, user: User, ticket: Ticket, assignee_id: int | None) -> None:
+    if user.role == "agent" and assignee_id not in (None, user.id):
+        raise Forbidden("agents can assign tickets to themselves only", "assignee_id")
+    if user.role == "agent" and assignee_id is None and ticket.assignee_id not in (None, user.id):
+        raise Forbidden("agents can only unassign their own tickets", "assignee_id")
+    if assignee_id is None:
+        return
+    member = s.scalar(
+        sa.select(User.id)
+        .outerjoin(team_members, team_members.c.user_id == User.id)
+        .where(
+            User.id == assignee_id,
+            User.active,
+            sa.or_(User.role == "admin", team_members.c.team_id == ticket.team_id),
+        )
+        .limit(1)
+    )
+    if member is None:
+        raise ApiError("this user cannot work on this ticket's team", "assignee_id")
+
+
+def _change_events(ticket: Ticket, values: dict, tags: list[str] | None) -> list[tuple[str, dict]]:
+    found = []
+    names = {"status": "status_changed", "priority": "priority_changed", "assignee_id": "assigned"}
+    for field, event_type in names.items():
+        if field in values and values[field] != getattr(ticket, field):
+            found.append((event_type, {field: values[field], "from": getattr(ticket, field)}))
+    if values.get("snoozed_until"):
+        found.append(("snoozed", {"until": values["snoozed_until"].isoformat()}))
+    if tags is not None:
+        found.append(("tags_changed", {"tags": sorted(set(tags))}))
+    return found

@@ -1,0 +1,32 @@
+"""Job functions: thin, they take ids and JSON values and call the services."""
+
+from __future__ import annotations
+
+from connectors.base import NormalizedItem
+from inbox import ingest, outbox, polling
+
+
+def poll_due_channels() -> int:
+    """Enqueue a poll for every enabled channel whose next poll time has come."""
+    return polling.enqueue_due()
+
+
+def poll_channel(channel_id: int) -> int:
+    """Pull what is new on one channel and ingest it with its cursor."""
+    return polling.poll(channel_id)
+
+
+def ingest_webhook(channel_id: int, payload: dict) -> int:
+    """Ingest items a webhook delivered (already verified and validated by the route)."""
+    items = [NormalizedItem.from_dict(raw) for raw in payload["items"]]
+    return ingest.ingest_batch(channel_id, items).created
+
+
+def send_outbox(outbox_id: int) -> str:
+    """Send one queued reply or moderation action to its platform."""
+    return outbox.send(outbox_id)
+
+
+def sweep_outbox() -> int:
+    """Fail outbox rows left in `sending` by a crash, so the CM sees them."""
+    return outbox.sweep_stuck()

@@ -1,0 +1,18 @@
+"""The periodic schedule as data, read by the embedded scheduler thread and the clock process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Periodic:
+    id: str
+    job: str
+    every: int  # seconds
+
+
+SCHEDULE = (
+    Periodic("poll-due-channels", "workers.jobs.poll_due_channels", 5),
+    Periodic("sweep-stuck-outbox", "workers.jobs.sweep_outbox", 60),
+)
