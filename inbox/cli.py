@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
@@ -40,6 +41,8 @@ def run(host: str, port: int, demo: bool) -> None:
     if hasattr(backend, "start_schedule"):
         backend.start_schedule()
     click.echo(f"Community Inbox on http://{host}:{port}/  (Ctrl+C to stop)")
+    # FlaskGroup sets this to stop app.run() inside CLI commands; serving is this command's job
+    os.environ.pop("FLASK_RUN_FROM_CLI", None)
     app.extensions["socketio"].run(app, host=host, port=port, allow_unsafe_werkzeug=True)
 
 

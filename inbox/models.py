@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from inbox.db import Base, utcnow
@@ -18,7 +19,7 @@ OUTBOX_ACTIONS = ("reply", "hide", "unhide", "delete", "like")
 OUTBOX_STATES = ("queued", "sending", "sent", "failed")
 CHANNEL_HEALTH = ("ok", "error", "needs_reconnection")
 
-JSONType = sa.JSON().with_variant(sa.dialects.postgresql.JSONB(), "postgresql")
+JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 team_members = sa.Table(

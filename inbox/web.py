@@ -8,10 +8,10 @@ from inbox import FRONTEND
 
 bp = Blueprint("web", __name__)
 
-# npm files the page may load, by the name it imports them under
+# npm files the page may load, by the name it imports them under. Only files without bare
+# imports: the CSP forbids the inline import map that `preact/hooks` (it imports "preact") needs.
 VENDOR = {
-    "preact.js": "preact/dist/preact.module.js",
-    "preact-hooks.js": "preact/hooks/dist/hooks.module.js",
+    "preact.js": "preact/dist/preact.mjs",
     "htm.js": "htm/dist/htm.module.js",
     "socket.io.js": "socket.io-client/dist/socket.io.esm.min.js",
 }
