@@ -277,6 +277,7 @@ def _item_row(channel, item: NormalizedItem, ticket_id: int, identities, now) ->
         "body": item.body,
         "url": item.url,
         "post_id": item.post_id,
+        "thread_id": item.thread_id,
         "parent_external_id": item.parent_id,
         "rating": item.rating,
         "created_at": item.created_at,

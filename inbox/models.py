@@ -147,6 +147,7 @@ class Item(Base):
     body: Mapped[str] = mapped_column(sa.Text, default="")
     url: Mapped[str | None] = mapped_column(sa.String(1000))
     post_id: Mapped[str | None] = mapped_column(sa.String(255))
+    thread_id: Mapped[str | None] = mapped_column(sa.String(255))
     parent_external_id: Mapped[str | None] = mapped_column(sa.String(255))
     rating: Mapped[int | None]
     hidden: Mapped[bool] = mapped_column(default=False)

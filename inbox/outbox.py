@@ -12,7 +12,7 @@ from connectors.base import AuthExpired, ConnectorError, RateLimited, Target, Tr
 from inbox import db, events, jobs
 from inbox.db import utcnow
 from inbox.errors import ApiError, NotFound
-from inbox.models import Channel, Item, Outbox, Ticket, User
+from inbox.models import Channel, Identity, Item, Outbox, Ticket, User
 from inbox.tickets import get_visible
 
 MAX_ATTEMPTS = 5
@@ -149,13 +149,13 @@ def _target(s, row: Outbox) -> Target | None:
     if row.target_item_id is None:
         return None
     item = s.get(Item, row.target_item_id)
-    ticket = s.get(Ticket, row.ticket_id)
+    author = s.get(Identity, item.author_identity_id) if item.author_identity_id else None
     return Target(
         external_id=item.external_id or "",
         kind=item.kind,
-        thread_id=ticket.thread_key.split(":", 1)[1],
+        thread_id=item.thread_id,
         post_id=item.post_id,
-        author_id=None,
+        author_id=author.external_id if author else None,
     )
 
 

@@ -217,6 +217,7 @@ def upgrade() -> None:
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("url", sa.String(length=1000), nullable=True),
         sa.Column("post_id", sa.String(length=255), nullable=True),
+        sa.Column("thread_id", sa.String(length=255), nullable=True),
         sa.Column("parent_external_id", sa.String(length=255), nullable=True),
         sa.Column("rating", sa.Integer(), nullable=True),
         sa.Column("hidden", sa.Boolean(), nullable=False),
