@@ -56,7 +56,15 @@ class Base(DeclarativeBase):
 def make_engine(url: str) -> sa.Engine:
     """Create the engine, with SQLite tuned for several threads writing in turn."""
     if not url.startswith("sqlite"):
-        return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        # No server-side prepared statements: a generic plan for ingest's large IN lists,
+        # made before the tables have statistics, scans the whole channel (bench/ingest.py).
+        return sa.create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=10,
+            max_overflow=10,
+            connect_args={"prepare_threshold": None},
+        )
     engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
     @sa.event.listens_for(engine, "connect")

@@ -35,7 +35,14 @@ def write(s: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return []
     # RETURNING every column rather than pairing ids with input order: asking for the order
     # makes SQLAlchemy insert one row at a time on SQLite.
-    written = s.execute(sa.insert(Event).returning(*Event.__table__.c), rows).mappings().all()
+    written = (
+        s.execute(
+            sa.insert(Event).returning(*Event.__table__.c).execution_options(render_nulls=True),
+            rows,
+        )
+        .mappings()
+        .all()
+    )
     return sorted((dict(row) for row in written), key=lambda row: row["id"])
 
 

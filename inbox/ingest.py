@@ -214,7 +214,10 @@ def _store_new(s, channel, items, identities, result) -> list[dict]:
         # outbound echoes with no ticket to join are our own posts: nothing to triage
     if new_tickets:
         returned = s.execute(
-            sa.insert(Ticket).returning(Ticket.id, Ticket.thread_key, Ticket.kind), new_tickets
+            sa.insert(Ticket)
+            .returning(Ticket.id, Ticket.thread_key, Ticket.kind)
+            .execution_options(render_nulls=True),
+            new_tickets,
         ).all()
         for ticket_id, key, kind in sorted(returned):
             placed[key] = ticket_id
@@ -228,7 +231,12 @@ def _store_new(s, channel, items, identities, result) -> list[dict]:
     ]
     if not rows:
         return events
-    added = s.execute(sa.insert(Item).returning(Item.id, Item.ticket_id, Item.kind), rows).all()
+    added = s.execute(
+        sa.insert(Item)
+        .returning(Item.id, Item.ticket_id, Item.kind)
+        .execution_options(render_nulls=True),
+        rows,
+    ).all()
     for item_id, ticket_id, kind in sorted(added):
         events.append(_event("item_added", channel, ticket_id, {"item_id": item_id, "kind": kind}))
     result.created = len(rows)

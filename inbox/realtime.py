@@ -6,7 +6,7 @@ from collections import defaultdict
 from typing import Any
 
 from flask import Flask, current_app, request
-from flask_socketio import SocketIO, join_room, leave_room
+from flask_socketio import ConnectionRefusedError, SocketIO, join_room, leave_room
 
 from inbox import db
 from inbox.auth import current_user, visible_team_ids

@@ -26,10 +26,12 @@ def login(server: LiveServer, email: str) -> requests.Session:
 
 
 def connect(server: LiveServer, http: requests.Session | None, origin: str | None = None):
-    client = socketio.Client(reconnection=False)
+    # websocket-client always sends an Origin; a header of ours would be sent twice
+    extra = {"origin": origin} if origin else {}
+    client = socketio.Client(reconnection=False, websocket_extra_options=extra)
     received: queue.Queue = queue.Queue()
     client.on("events", received.put)
-    headers = {"Origin": origin} if origin else {}  # the client sends its own Origin otherwise
+    headers = {}
     if http is not None:
         headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
     client.connect(server.url, headers=headers, transports=["websocket"], wait_timeout=5)
