@@ -240,7 +240,7 @@ def _store_new(s, channel, items, identities, result) -> list[dict]:
     for item_id, ticket_id, kind in sorted(added):
         events.append(_event("item_added", channel, ticket_id, {"item_id": item_id, "kind": kind}))
     result.created = len(rows)
-    events += _bump_tickets(s, channel, rows, latest, now)
+    events += _bump_tickets(s, channel, rows, latest)
     return events
 
 
@@ -294,7 +294,7 @@ def _item_row(channel, item: NormalizedItem, ticket_id: int, identities, now) ->
     }
 
 
-def _bump_tickets(s, channel, rows, latest, now) -> list[dict]:
+def _bump_tickets(s, channel, rows, latest) -> list[dict]:
     """Update counters with relative statements, and reopen tickets that got inbound items."""
     per_ticket: dict[int, dict] = {}
     for row in rows:
