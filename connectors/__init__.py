@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 from connectors.base import Connector
 
 REGISTRY: dict[str, type[Connector]] = {}
@@ -25,5 +27,26 @@ def connector_types() -> list[str]:
     return sorted(REGISTRY)
 
 
+BUILTIN = (
+    "demo",
+    "webhook",
+    "x",
+    "facebook",
+    "instagram",
+    "whatsapp",
+    "youtube",
+    "tiktok",
+    "linkedin",
+    "google_reviews",
+    "play_store",
+    "app_store",
+    "mastodon",
+    "email",
+    "rss",
+)
+
+
 def _load_builtin() -> None:
-    from connectors import demo, webhook  # noqa: F401  (registration happens on import)
+    """Import every built-in connector module once; registration happens on import."""
+    for name in BUILTIN:
+        importlib.import_module(f"connectors.{name}")

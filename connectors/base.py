@@ -147,6 +147,9 @@ class Target:
     thread_id: str | None = None
     post_id: str | None = None
     author_id: str | None = None
+    author_handle: str | None = None
+    subject: str | None = None
+    created_at: datetime | None = None  # when the target item was written (WhatsApp's window)
 
 
 class Connector:
@@ -173,6 +176,10 @@ class Connector:
         """Refuse an action this connector cannot do, before any call is made."""
         if action not in cls.capabilities:
             raise Unsupported(f"{cls.label} cannot {action}")
+
+    def check(self) -> str:
+        """Call the platform once with this config; say which account it reaches, or raise."""
+        raise Unsupported(f"{self.label} has no test call")
 
     def pull(self, cursor: Any) -> Batch:
         raise Unsupported(f"{self.label} does not poll")

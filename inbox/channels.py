@@ -6,10 +6,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import has_request_context, request
-from marshmallow import ValidationError
+from marshmallow import ValidationError, missing
 
 from connectors import connector_class, connector_types
-from connectors.base import Connector
+from connectors.base import Connector, ConnectorError
 from inbox import db, events
 from inbox.crypto import decrypt_json, encrypt_json
 from inbox.db import utcnow
@@ -54,15 +54,53 @@ def create_channel(data: dict[str, Any]) -> Channel:
 
 
 def update_channel(channel: Channel, changes: dict[str, Any]) -> Channel:
-    """Apply changes; secret config fields left out keep their stored value."""
+    """Apply changes; secret config fields left out keep their stored value.
+
+    New credentials (any config change) or re-enabling a channel clear a "needs
+    reconnection" or error state and make it due for a poll at once.
+    """
     cls = _connector_type(channel.type)
+    db.session().refresh(channel)  # health may have changed since it was loaded (a poll job)
+    reconnect = False
     if "config" in changes:
         merged = decrypt_json(channel.config_encrypted) | changes.pop("config")
         channel.config_encrypted = encrypt_json(_load_config(cls, merged))
+        reconnect = True
+    if changes.get("enabled") and not channel.enabled:
+        reconnect = True
     for key, value in changes.items():
         setattr(channel, key, value)
     db.session().commit()
+    if reconnect and channel.health in ("needs_reconnection", "error"):
+        mark_health(channel.id, "ok", None)
+        db.session().refresh(channel)
+    if reconnect and cls.polls:
+        channel.next_poll_at = utcnow()
+        db.session().commit()
     return channel
+
+
+def check_channel(channel: Channel) -> dict[str, Any]:
+    """Call the platform once with the channel's config and say what works or what is wrong.
+
+    A success clears an error or "needs reconnection" state; a failure is reported, not
+    recorded, so a person trying credentials does not flap the channel's health.
+    """
+    cls = connector_class(channel.type)
+    try:
+        message = build_connector(channel).check()
+    except ConnectorError as exc:
+        return {"ok": False, "error": _error_code(exc), "message": str(exc) or type(exc).__name__}
+    if channel.health in ("needs_reconnection", "error"):
+        db.session().commit()  # a request's session holds the write lock; mark_health writes
+        mark_health(channel.id, "ok", None)
+    return {"ok": True, "error": None, "message": message, "label": cls.label}
+
+
+def _error_code(exc: ConnectorError) -> str:
+    """snake_case of the error class: rate_limited, auth_expired, permission_denied…"""
+    name = type(exc).__name__
+    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
 
 
 def get_channel(channel_id: int) -> Channel:
@@ -129,3 +167,34 @@ def mark_health(channel_id: int, health: str, error: str | None) -> None:
     from inbox import realtime
 
     realtime.publish(written)
+
+
+def describe_types() -> list[dict[str, Any]]:
+    """Every connector type with its capabilities and config fields, for set-up screens."""
+    out = []
+    for type_ in connector_types():
+        cls = connector_class(type_)
+        schema = cls.config_schema()
+        fields_out = []
+        for name, f in schema.fields.items():
+            default = f.load_default
+            fields_out.append(
+                {
+                    "name": name,
+                    "required": f.required,
+                    "secret": bool(f.metadata.get("secret")),
+                    "default": None if callable(default) or default is missing else default,
+                    "description": f.metadata.get("description"),
+                }
+            )
+        out.append(
+            {
+                "type": type_,
+                "label": cls.label,
+                "capabilities": sorted(cls.capabilities),
+                "polls": cls.polls,
+                "receives_webhooks": cls.receives_webhooks,
+                "config": fields_out,
+            }
+        )
+    return out

@@ -24,19 +24,25 @@ def main() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--demo", is_flag=True, help="Seed demo users and a demo channel with live traffic.")
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Seed demo users and run the platform simulators, with live traffic, as channels.",
+)
 @with_appcontext
 def run(host: str, port: int, demo: bool) -> None:
     """Run the whole inbox in one process (embedded: web, jobs and schedule)."""
     from flask import current_app
 
-    from inbox import migrate, seed
+    from inbox import migrate, sandboxes, seed
 
     app = current_app._get_current_object()
     migrate.upgrade(app)
     if demo:
         for line in seed.demo():
             click.echo(line)
+        running = sandboxes.start(seed.team_named(seed.DEMO_TEAM).id, f"http://{host}:{port}")
+        click.echo(f"Platform simulators: {', '.join(r.type for r in running)}")
     backend = app.extensions["jobs"]
     if hasattr(backend, "start_schedule"):
         backend.start_schedule()
@@ -132,6 +138,45 @@ def channels_add(type_: str, name: str, team: str, settings: tuple[str, ...], po
         click.echo(f"error: {exc.field}: {exc.message}", err=True)
         sys.exit(2)
     click.echo(json.dumps(channel_out(channel), default=str, indent=2))
+
+
+@channels.command("test")
+@click.argument("channel_id", type=int)
+@with_appcontext
+def channels_test(channel_id: int) -> None:
+    """Call the platform once with a channel's credentials and say what is wrong."""
+    from inbox.channels import check_channel, get_channel
+    from inbox.errors import ApiError
+
+    try:
+        result = check_channel(get_channel(channel_id))
+    except ApiError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        sys.exit(2)
+    if result["ok"]:
+        click.echo(f"ok: {result['message']}")
+    else:
+        click.echo(f"failed ({result['error']}): {result['message']}", err=True)
+        sys.exit(1)
+
+
+@channels.command("types")
+@with_appcontext
+def channels_types() -> None:
+    """List the connector types, what they can do and their config keys (* = required)."""
+    from inbox.channels import describe_types
+
+    for t in describe_types():
+        ways = ", ".join(
+            w for w, on in (("polls", t["polls"]), ("webhooks", t["receives_webhooks"])) if on
+        )
+        click.echo(f"{t['type']:<15} {t['label']} ({ways or 'outbound only'})")
+        click.echo(f"{'':<15} can: {', '.join(t['capabilities']) or 'read only'}")
+        keys = [
+            f["name"] + ("*" if f["required"] else "") + (" (secret)" if f["secret"] else "")
+            for f in t["config"]
+        ]
+        click.echo(f"{'':<15} config: {', '.join(keys)}")
 
 
 @channels.command("list")

@@ -29,6 +29,12 @@ class Unauthorized(ApiError):
     status, code = 401, "unauthorized"
 
 
+class Unavailable(ApiError):
+    """A dependency (a platform we had to call back) failed: the sender should retry."""
+
+    status, code = 503, "unavailable"
+
+
 class Conflict(ApiError):
     """A stale or competing write; carries the current state of the thing."""
 

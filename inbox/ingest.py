@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -27,6 +28,7 @@ class IngestResult:
     edited: int = 0
     unchanged: int = 0
     tickets_created: int = 0
+    cursor_saved: bool = False
     events: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -42,6 +44,8 @@ def thread_key_for(item: NormalizedItem) -> str:
         return f"conv:{item.thread_id or item.external_id}:{item.author.id}"
     if item.kind == "email":
         return f"email:{item.thread_id or item.external_id}"
+    if item.kind == "review":  # the review and any answer to it seen on the platform
+        return f"review:{item.thread_id or item.external_id}"
     return f"{item.kind}:{item.external_id}"
 
 
@@ -63,12 +67,19 @@ def ingest_batch(
             sa.select(Channel).where(Channel.id == channel_id).with_for_update()
         ).scalar_one()
         result = _ingest(s, channel, _dedupe(items))
-        if cursor is not KEEP_CURSOR and cursor_from in (KEEP_CURSOR, channel.cursor):
-            channel.cursor = cursor
+        if cursor is not KEEP_CURSOR and (
+            cursor_from is KEEP_CURSOR or _as_json(cursor_from) == channel.cursor
+        ):
+            channel.cursor = _as_json(cursor)
             channel.last_sync_at = utcnow()
-            channel.health, channel.last_error = "ok", None
+            result.cursor_saved = True
     realtime.publish(result.events)
     return result
+
+
+def _as_json(value: Any) -> Any:
+    """The value as it reads back from the JSON column (tuples become lists, keys strings)."""
+    return json.loads(json.dumps(value))
 
 
 def _dedupe(items: list[NormalizedItem]) -> list[NormalizedItem]:
@@ -91,9 +102,18 @@ def _ingest(s: Session, channel: Channel, items: list[NormalizedItem]) -> Ingest
         known = existing.get(item.external_id)
         if known is None:
             new_items.append(item)
-        elif known.body != item.body or (item.edited_at and known.edited_at != item.edited_at):
+        elif (
+            known.body != item.body
+            or (item.edited_at and known.edited_at != item.edited_at)
+            or (item.rating is not None and known.rating != item.rating)
+        ):
             edits.append(
-                {"b_id": known.id, "body": item.body, "edited_at": item.edited_at or utcnow()}
+                {
+                    "b_id": known.id,
+                    "body": item.body,
+                    "rating": item.rating if item.rating is not None else known.rating,
+                    "edited_at": item.edited_at or utcnow(),
+                }
             )
             events.append(_event("item_edited", channel, known.ticket_id, {"item_id": known.id}))
         else:
@@ -103,7 +123,11 @@ def _ingest(s: Session, channel: Channel, items: list[NormalizedItem]) -> Ingest
         s.execute(
             table.update()
             .where(table.c.id == sa.bindparam("b_id"))
-            .values(body=sa.bindparam("body"), edited_at=sa.bindparam("edited_at")),
+            .values(
+                body=sa.bindparam("body"),
+                rating=sa.bindparam("rating"),
+                edited_at=sa.bindparam("edited_at"),
+            ),
             edits,
         )
     result.edited = len(edits)
@@ -119,9 +143,9 @@ def _existing_items(s: Session, channel_id: int, external_ids: list[str]) -> dic
     found = {}
     for chunk in _chunks(external_ids):
         rows = s.execute(
-            sa.select(Item.id, Item.external_id, Item.body, Item.edited_at, Item.ticket_id).where(
-                Item.channel_id == channel_id, Item.external_id.in_(chunk)
-            )
+            sa.select(
+                Item.id, Item.external_id, Item.body, Item.rating, Item.edited_at, Item.ticket_id
+            ).where(Item.channel_id == channel_id, Item.external_id.in_(chunk))
         )
         found.update({row.external_id: row for row in rows})
     return found

@@ -159,7 +159,17 @@ class Item(Base):
     __table_args__ = (
         sa.UniqueConstraint("channel_id", "external_id"),
         sa.Index("ix_items_ticket", "ticket_id", "id"),
+        sa.Index("ix_items_channel_received", "channel_id", "received_at"),
     )
+
+
+class WebhookReceipt(Base):
+    """A verified push already accepted: the same signed body again is a replay, not news."""
+
+    __tablename__ = "webhook_receipts"
+    channel_id: Mapped[int] = mapped_column(sa.ForeignKey("channels.id"), primary_key=True)
+    digest: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class Outbox(Base):

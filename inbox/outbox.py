@@ -156,7 +156,15 @@ def _target(s, row: Outbox) -> Target | None:
         thread_id=item.thread_id,
         post_id=item.post_id,
         author_id=author.external_id if author else None,
+        author_handle=author.handle if author else None,
+        subject=_subject_of(s, item),
+        created_at=item.created_at,
     )
+
+
+def _subject_of(s, item: Item) -> str | None:
+    ticket = s.get(Ticket, item.ticket_id)
+    return ticket.subject if ticket is not None else None
 
 
 def _requeue(outbox_id: int, delay: float) -> None:

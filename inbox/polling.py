@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 from datetime import timedelta
 
@@ -51,7 +52,8 @@ def poll(channel_id: int) -> int:
         return 0
     cursor = channel.cursor
     try:
-        batch = build_connector(channel).pull(cursor)
+        # a copy: the connector may build its new cursor by changing the one it was given
+        batch = build_connector(channel).pull(copy.deepcopy(cursor))
     except RateLimited as exc:
         _delay_next_poll(channel_id, exc.retry_after)
         return 0
@@ -63,9 +65,9 @@ def poll(channel_id: int) -> int:
         mark_health(channel_id, "error", str(exc) or type(exc).__name__)
         return 0
     result = ingest_batch(channel_id, batch.items, batch.cursor, cursor_from=cursor)
-    if channel.health != "ok":
+    if channel.health == "error" or (channel.health == "silent" and batch.items):
         mark_health(channel_id, "ok", None)
-    if batch.more:
+    if batch.more and result.cursor_saved:  # a pull that lost a race does not chain on
         jobs.enqueue("workers.jobs.poll_channel", channel_id)
     return result.created
 

@@ -194,4 +194,46 @@ class ChannelOut(Schema):
     webhook_url = fields.String(allow_none=True)
 
 
+class ChannelHealthOut(Schema):
+    channel_id = fields.Integer()
+    name = fields.String()
+    type = fields.String()
+    enabled = fields.Boolean()
+    health = fields.String(metadata={"description": "ok, error, needs_reconnection or silent"})
+    last_error = fields.String(allow_none=True)
+    last_sync_at = fields.DateTime(allow_none=True)
+    last_item_at = fields.DateTime(allow_none=True)
+    items_last_hour = fields.Integer()
+    usual_per_hour = fields.Float(allow_none=True)
+    next_poll_at = fields.DateTime(allow_none=True)
+    polls = fields.Boolean()
+    receives_webhooks = fields.Boolean()
+
+
+class ChannelCheckOut(Schema):
+    ok = fields.Boolean()
+    error = fields.String(
+        allow_none=True, metadata={"description": "auth_expired, rate_limited, transient…"}
+    )
+    message = fields.String()
+    label = fields.String()
+
+
+class ConfigFieldOut(Schema):
+    name = fields.String()
+    required = fields.Boolean()
+    secret = fields.Boolean()
+    default = fields.Raw(allow_none=True)
+    description = fields.String(allow_none=True)
+
+
+class ChannelTypeOut(Schema):
+    type = fields.String()
+    label = fields.String()
+    capabilities = fields.List(fields.String())
+    polls = fields.Boolean()
+    receives_webhooks = fields.Boolean()
+    config = fields.List(fields.Nested(ConfigFieldOut))
+
+
 ROLE_FIELD = fields.String(validate=validate.OneOf(ROLES))

@@ -6,10 +6,10 @@ import sqlalchemy as sa
 
 from inbox import db
 from inbox.auth import create_user
-from inbox.channels import create_channel
-from inbox.models import Channel, Team, User
+from inbox.models import Team, User
 
 DEMO_PASSWORD = "inbox-demo"
+DEMO_TEAM = "Maison Lumière"
 DEMO_USERS = (
     ("admin@demo.example", "Alex Admin", "admin"),
     ("manon@demo.example", "Manon Lefèvre", "manager"),
@@ -29,22 +29,16 @@ def team_named(name: str) -> Team:
 
 
 def demo() -> list[str]:
-    """Create the demo team, users and channel once; return the lines telling how to log in."""
+    """Create the demo team and users once; return the lines telling how to log in.
+
+    The demo's channels are real connectors pointed at the platform simulators
+    (`inbox.sandboxes`), started by `inbox run --demo`.
+    """
     s = db.session()
-    team = team_named("Maison Lumière")
+    team = team_named(DEMO_TEAM)
     for email, name, role in DEMO_USERS:
         if s.scalar(sa.select(User.id).where(User.email == email)) is None:
             create_user(email, name, DEMO_PASSWORD, role, [team.name])
-    if s.scalar(sa.select(Channel.id).where(Channel.type == "demo")) is None:
-        create_channel(
-            {
-                "type": "demo",
-                "name": "Maison Lumière (démo)",
-                "team_id": team.id,
-                "config": {"rate": 12, "backlog": 40},
-                "poll_interval": 5,
-            }
-        )
     lines = [f"Demo accounts (password: {DEMO_PASSWORD}):"]
     lines += [f"  {email:<24} {role}" for email, _name, role in DEMO_USERS]
     return lines

@@ -18,6 +18,16 @@ from inbox.seed import team_named
 WEBHOOK_SECRET = "s3cret-for-tests-only"
 
 
+def fresh_snapshot() -> None:
+    """End the test's session transaction before writing through it.
+
+    On SQLite (WAL) a read transaction cannot become a write one once another connection has
+    written since it began (jobs and requests write through their own connections), so the
+    test's long-lived session starts over from a fresh snapshot.
+    """
+    db.session().rollback()
+
+
 class World:
     """Makes teams, people and channels, and signs people in on test clients."""
 
@@ -25,9 +35,11 @@ class World:
         self.app = app
 
     def user(self, email: str, role: str = "agent", teams=("Support",)):
+        fresh_snapshot()
         return create_user(email, email.split("@")[0].title(), "password-123", role, teams)
 
     def channel(self, team: str = "Support", type_: str = "webhook", config=None, **extra):
+        fresh_snapshot()
         config = config if config is not None else {"secret": WEBHOOK_SECRET}
         data = {"type": type_, "name": f"{type_} {team}", "team_id": team_named(team).id}
         return create_channel(data | {"config": config} | extra)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from connectors.base import NormalizedItem
-from inbox import ingest, outbox, polling
+from inbox import health, hooks, ingest, outbox, polling
 
 
 def poll_due_channels() -> int:
@@ -19,7 +19,10 @@ def poll_channel(channel_id: int) -> int:
 def ingest_webhook(channel_id: int, payload: dict) -> int:
     """Ingest items a webhook delivered (already verified and validated by the route)."""
     items = [NormalizedItem.from_dict(raw) for raw in payload["items"]]
-    return ingest.ingest_batch(channel_id, items).created
+    created = ingest.ingest_batch(channel_id, items).created
+    if created:
+        health.wake(channel_id)
+    return created
 
 
 def send_outbox(outbox_id: int) -> str:
@@ -30,3 +33,13 @@ def send_outbox(outbox_id: int) -> str:
 def sweep_outbox() -> int:
     """Fail outbox rows left in `sending` by a crash, so the CM sees them."""
     return outbox.sweep_stuck()
+
+
+def check_channel_silence() -> int:
+    """Flag channels gone quiet against their usual rate, and clear those that woke up."""
+    return len(health.check_silence())
+
+
+def sweep_webhook_receipts() -> int:
+    """Forget old webhook receipts (replays of those fail their timestamp check anyway)."""
+    return hooks.sweep_receipts()

@@ -1,6 +1,7 @@
 // The page: sign-in form, or the header, the live list and the open ticket side by side.
 import { render } from "/static/vendor/preact.js";
 import { boot, signOut } from "./actions.js";
+import { ChannelHealth } from "./health.js";
 import { html } from "./html.js";
 import { t } from "./i18n.js";
 import { Login } from "./login.js";
@@ -19,6 +20,7 @@ function Header({ state }) {
         ${state.online ? t("live.on") : t("live.off")}
       </span>
       <span class="spacer"></span>
+      <${ChannelHealth} state=${state} />
       <span class="me" data-testid="user-name">${state.user.name}</span>
       <button type="button" class="quiet" data-testid="sign-out" onClick=${signOut}>
         ${t("header.signOut")}

@@ -7,8 +7,19 @@ from flask_smorest import Blueprint
 
 from inbox import channels, db
 from inbox.auth import require_role, require_user, visible_team_ids
+from inbox.errors import NotFound
+from inbox.health import health_of
 from inbox.models import Team, User, team_members
-from inbox.schemas import ChannelIn, ChannelOut, ChannelPatch, TeamOut, UserOut
+from inbox.schemas import (
+    ChannelCheckOut,
+    ChannelHealthOut,
+    ChannelIn,
+    ChannelOut,
+    ChannelPatch,
+    ChannelTypeOut,
+    TeamOut,
+    UserOut,
+)
 
 bp = Blueprint("channels", __name__, description="Channels, teams and people")
 
@@ -24,6 +35,41 @@ def list_channels():
         for row in out:
             row.pop("config")
     return out
+
+
+@bp.route("/channels/health", methods=["GET"])
+@bp.response(200, ChannelHealthOut(many=True))
+def channels_health():
+    """Health of the channels of your teams: state, last error, recent traffic, next poll."""
+    user = require_user()
+    return health_of(channels.list_channels(visible_team_ids(user)))
+
+
+@bp.route("/channels/<int:channel_id>/health", methods=["GET"])
+@bp.response(200, ChannelHealthOut)
+def channel_health(channel_id):
+    """Health of one channel of your teams."""
+    user = require_user()
+    channel = channels.get_channel(channel_id)
+    if channel.team_id not in visible_team_ids(user):
+        raise NotFound("no such channel")
+    return health_of([channel])[0]
+
+
+@bp.route("/channels/<int:channel_id>/test", methods=["POST"])
+@bp.response(200, ChannelCheckOut)
+def test_channel(channel_id):
+    """Call the platform once with the channel's credentials and say what is wrong (admins)."""
+    require_role("admin")
+    return channels.check_channel(channels.get_channel(channel_id))
+
+
+@bp.route("/channel-types", methods=["GET"])
+@bp.response(200, ChannelTypeOut(many=True))
+def channel_types():
+    """The connectors this inbox speaks, their capabilities and config fields (admins)."""
+    require_role("admin")
+    return channels.describe_types()
 
 
 @bp.route("/channels", methods=["POST"])

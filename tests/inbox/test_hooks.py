@@ -101,3 +101,14 @@ def test_unknown_or_paused_channel_is_a_404(app, world):
     assert post(app, 999, {"items": [item()]}).status_code == 404
     demo = world.channel(type_="demo", config={})
     assert post(app, demo.id, {"items": [item()]}).status_code == 404
+
+
+def test_the_same_signed_push_twice_is_taken_once(app, world):
+    channel = world.channel()
+    body = json.dumps({"items": [item("r1")]}).encode()
+    timestamp = int(time.time())
+    first = post(app, channel.id, None, timestamp=timestamp, raw=body)
+    again = post(app, channel.id, None, timestamp=timestamp, raw=body)
+    assert first.status_code == 202 and first.json == {"accepted": 1}
+    assert again.status_code == 200 and again.json == {"accepted": 0, "duplicate": True}
+    assert count(Item) == 1 and count(Ticket) == 1

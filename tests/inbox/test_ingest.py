@@ -46,12 +46,13 @@ def test_item_edited_on_the_platform_updates_in_place(world):
     edited_at = first.created_at + timedelta(hours=1)
     result = ingest.ingest_batch(
         channel.id,
-        [make_item("r1", "review", rating=2, body="Finalement super", edited_at=edited_at)],
+        [make_item("r1", "review", rating=5, body="Finalement super", edited_at=edited_at)],
     )
     assert result.edited == 1 and result.created == 0
     with db.transaction() as s:
         item = s.scalar(sa.select(Item))
     assert item.body == "Finalement super" and item.edited_at == edited_at
+    assert item.rating == 5, "a reviewer who changes their stars changes the item's rating"
     assert count(Item) == 1 and [e["type"] for e in result.events] == ["item_edited"]
 
 
