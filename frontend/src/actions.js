@@ -115,7 +115,12 @@ function applyEvents({ events, tickets }) {
   mergeRows(Object.values(tickets), { flash: true });
   for (const event of events) {
     if (event.type === "channel_health" && state.channels[event.channel_id]) {
-      state.channels[event.channel_id] = { ...state.channels[event.channel_id], ...event.data };
+      const { health, error } = event.data;
+      state.channels[event.channel_id] = {
+        ...state.channels[event.channel_id],
+        health,
+        last_error: error,
+      };
     }
   }
   if (state.selectedId && events.some((event) => event.ticket_id === state.selectedId)) {
