@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from connectors.base import NormalizedItem
-from inbox import db
+from inbox import db, sla
 from inbox import events as events_mod
 from inbox.db import utcnow
 from inbox.models import Channel, Contact, Identity, Item, Ticket
@@ -265,6 +265,14 @@ def _store_new(s, channel, items, identities, result) -> list[dict]:
         events.append(_event("item_added", channel, ticket_id, {"item_id": item_id, "kind": kind}))
     result.created = len(rows)
     events += _bump_tickets(s, channel, rows, latest)
+    first_inbound: dict[int, Any] = {}
+    for row in rows:
+        if row["direction"] == "in":
+            at = first_inbound.get(row["ticket_id"])
+            first_inbound[row["ticket_id"]] = (
+                min(at, row["created_at"]) if at else row["created_at"]
+            )
+    sla.on_inbound(s, first_inbound)
     return events
 
 
@@ -293,7 +301,8 @@ def _ticket_row(channel, key, first, identities, previous, now) -> dict:
         "item_count": 0,
         "version": 1,
         "last_activity_at": first.created_at,
-        "created_at": now,
+        # platform time: a backlog or an imported history keeps its real age (and SLA clocks)
+        "created_at": min(first.created_at, now),
     }
 
 

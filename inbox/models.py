@@ -116,13 +116,85 @@ class Ticket(Base):
     closed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     version: Mapped[int] = mapped_column(default=1)
+    # SLA clocks (inbox/sla.py): due times, the moment the clock next needs looking at, and
+    # the measures stored when they happen so reports are single aggregates
+    sla_policy_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sla_policies.id"))
+    sla_waiting_since: Mapped[datetime | None]  # the unanswered inbound the clock runs for
+    first_response_due_at: Mapped[datetime | None]
+    next_response_due_at: Mapped[datetime | None]
+    resolution_due_at: Mapped[datetime | None]
+    sla_next_check_at: Mapped[datetime | None] = mapped_column(index=True)
+    sla_paused_at: Mapped[datetime | None]
+    sla_paused_seconds: Mapped[float] = mapped_column(default=0.0)  # business time paused
+    sla_state: Mapped[dict] = mapped_column(JSONType, default=dict)  # warnings given, pauses
+    first_response_at: Mapped[datetime | None]
+    first_response_breached: Mapped[bool] = mapped_column(default=False)
+    resolution_seconds: Mapped[float | None]
+    resolution_business_seconds: Mapped[float | None]
+    resolution_breached: Mapped[bool] = mapped_column(default=False)
 
     __table_args__ = (
         sa.Index("ix_tickets_thread", "channel_id", "thread_key", "id"),
+        sa.Index("ix_tickets_created", "created_at", "id"),
         sa.Index("ix_tickets_queue", "team_id", "status", "last_activity_at", "id"),
         sa.Index("ix_tickets_activity", "last_activity_at", "id"),
         sa.CheckConstraint(sa.text("status in ('open','pending','snoozed','closed')"), "status"),
     )
+
+
+class Calendar(Base):
+    """Business hours: a timezone, time spans per weekday, public and custom closed days."""
+
+    __tablename__ = "calendars"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(120), unique=True)
+    timezone: Mapped[str] = mapped_column(sa.String(64), default="Europe/Paris")
+    # {"mon": [["09:00", "12:30"], ["13:30", "18:00"]], ..., "sun": []}
+    hours: Mapped[dict] = mapped_column(JSONType, default=dict)
+    holidays_country: Mapped[str | None] = mapped_column(sa.String(8), default="FR")
+    closed_days: Mapped[list] = mapped_column(JSONType, default=list)  # ["2026-12-24", ...]
+    is_default: Mapped[bool] = mapped_column(default=False)
+
+
+class SlaPolicy(Base):
+    """Response targets for the tickets it matches; the first matching policy by position wins."""
+
+    __tablename__ = "sla_policies"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    position: Mapped[int] = mapped_column(default=100, index=True)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    channel_id: Mapped[int | None] = mapped_column(sa.ForeignKey("channels.id"))
+    kind: Mapped[str | None] = mapped_column(sa.String(16))
+    priority: Mapped[str | None] = mapped_column(sa.String(16))
+    first_response_minutes: Mapped[int | None]
+    next_response_minutes: Mapped[int | None]
+    resolution_minutes: Mapped[int | None]
+    business_hours: Mapped[bool] = mapped_column(default=True)
+    calendar_id: Mapped[int | None] = mapped_column(sa.ForeignKey("calendars.id"))
+    warn_minutes: Mapped[int] = mapped_column(default=15)
+
+
+class SlaResponse(Base):
+    """One answered wait: a first or next response, measured when the human reply went out."""
+
+    __tablename__ = "sla_responses"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("tickets.id"), index=True)
+    team_id: Mapped[int] = mapped_column(sa.ForeignKey("teams.id"))
+    channel_id: Mapped[int] = mapped_column(sa.ForeignKey("channels.id"))
+    kind: Mapped[str] = mapped_column(sa.String(16))  # the ticket's item kind
+    priority: Mapped[str] = mapped_column(sa.String(16))
+    which: Mapped[str] = mapped_column(sa.String(8))  # first | next
+    agent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    waiting_since: Mapped[datetime]
+    responded_at: Mapped[datetime]
+    wall_seconds: Mapped[float]
+    business_seconds: Mapped[float]
+    target_seconds: Mapped[float | None]
+    breached: Mapped[bool] = mapped_column(default=False)
+
+    __table_args__ = (sa.Index("ix_sla_responses_time", "responded_at", "id"),)
 
 
 class TicketTag(Base):

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from connectors import connector_class
 from connectors.base import AuthExpired, ConnectorError, RateLimited, Target, Transient, Unsupported
-from inbox import db, events, jobs
+from inbox import db, events, jobs, sla
 from inbox.db import utcnow
 from inbox.errors import ApiError, NotFound
 from inbox.models import Channel, Identity, Item, Outbox, Ticket, User
@@ -44,6 +44,7 @@ def queue_reply(user: User, ticket_id: int, text: str) -> Outbox:
     reply = _own_item(ticket, user, "reply", text)
     s.add(reply)
     s.flush()
+    sla.on_reply(s, ticket, reply.created_at, user.id)  # only a person's reply stops a clock
     row = Outbox(
         ticket_id=ticket.id,
         channel_id=ticket.channel_id,

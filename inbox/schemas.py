@@ -62,6 +62,10 @@ class TicketRow(Schema):
     last_activity_at = fields.DateTime()
     created_at = fields.DateTime()
     version = fields.Integer()
+    first_response_due_at = fields.DateTime(allow_none=True)
+    next_response_due_at = fields.DateTime(allow_none=True)
+    resolution_due_at = fields.DateTime(allow_none=True)
+    first_response_breached = fields.Boolean()
 
 
 class TicketPage(Schema):

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from inbox import db, events
+from inbox import db, events, sla
 from inbox.auth import visible_team_ids
 from inbox.db import utcnow
 from inbox.errors import ApiError, Conflict, Forbidden, NotFound
@@ -18,7 +18,8 @@ from inbox.models import Event, Item, Outbox, Ticket, TicketTag, User, team_memb
 ROW_FIELDS = (
     "id channel_id team_id kind status priority assignee_id contact_id author_name subject"
     " preview post_id is_digest item_count snoozed_until last_inbound_at last_activity_at"
-    " created_at version"
+    " created_at version first_response_due_at next_response_due_at resolution_due_at"
+    " first_response_breached"
 ).split()
 
 
@@ -165,6 +166,8 @@ def update_ticket(user: User, ticket_id: int, changes: dict) -> dict:
         values["snoozed_until"] = None
     elif values.get("snoozed_until"):
         values["status"] = "snoozed"
+    if {"status", "priority"} & values.keys():
+        values |= sla.on_change(s, ticket, values, utcnow())
     new_events = _change_events(ticket, values, tags)
     updated = s.execute(
         sa.update(Ticket)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from connectors.base import NormalizedItem
-from inbox import health, hooks, ingest, outbox, polling
+from inbox import health, hooks, ingest, outbox, polling, sla
 
 
 def poll_due_channels() -> int:
@@ -43,3 +43,13 @@ def check_channel_silence() -> int:
 def sweep_webhook_receipts() -> int:
     """Forget old webhook receipts (replays of those fail their timestamp check anyway)."""
     return hooks.sweep_receipts()
+
+
+def sla_sweep() -> int:
+    """Raise the SLA warnings and breaches that have come due."""
+    return sla.sweep()
+
+
+def sla_recompute() -> int:
+    """Recompute the due times of open tickets after a policy or calendar change."""
+    return sla.recompute_open()
