@@ -38,6 +38,8 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env.get("INBOX_SECURE_COOKIES", "0") == "1",
         "SOCKETIO_CHANNEL": env.get("INBOX_SOCKETIO_CHANNEL", "community-inbox"),
+        # public replies, hides and deletes wait this long before leaving; `z` takes them back
+        "UNDO_WINDOW": float(env.get("INBOX_UNDO_SECONDS", 10)),
         "API_TITLE": "Community Inbox",
         "API_VERSION": "1",
         "OPENAPI_VERSION": "3.0.3",

@@ -16,7 +16,7 @@ STATUSES = ("open", "pending", "snoozed", "closed")
 PRIORITIES = ("low", "normal", "high", "urgent")
 ITEM_KINDS = ("comment", "dm", "mention", "quote", "repost", "review", "email", "reply", "note")
 OUTBOX_ACTIONS = ("reply", "hide", "unhide", "delete", "like")
-OUTBOX_STATES = ("queued", "sending", "sent", "failed")
+OUTBOX_STATES = ("queued", "sending", "sent", "failed", "cancelled")
 CHANNEL_HEALTH = ("ok", "error", "needs_reconnection")
 
 JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
@@ -39,6 +39,7 @@ class User(Base):
     role: Mapped[str] = mapped_column(sa.String(16), default="agent")
     locale: Mapped[str] = mapped_column(sa.String(8), default="fr")
     timezone: Mapped[str] = mapped_column(sa.String(64), default="Europe/Paris")
+    shortcuts: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     teams: Mapped[list[Team]] = relationship(secondary=team_members, back_populates="members")
@@ -263,6 +264,21 @@ class Outbox(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     claimed_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
+    # the undo window: public actions wait until then, and can be cancelled before
+    send_after: Mapped[datetime | None]
+    sla_response_id: Mapped[int | None] = mapped_column(BigId)
+
+
+class CannedReply(Base):
+    """A prepared answer; {author_name}, {first_name}, {agent_name}, {channel} are filled in."""
+
+    __tablename__ = "canned_replies"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int | None] = mapped_column(sa.ForeignKey("teams.id"), index=True)
+    title: Mapped[str] = mapped_column(sa.String(120))
+    body: Mapped[str] = mapped_column(sa.Text)
+    locale: Mapped[str | None] = mapped_column(sa.String(8))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Event(Base):

@@ -6,17 +6,20 @@ import random
 from datetime import timedelta
 
 import sqlalchemy as sa
+from flask import current_app
 
 from connectors import connector_class
 from connectors.base import AuthExpired, ConnectorError, RateLimited, Target, Transient, Unsupported
 from inbox import db, events, jobs, sla
 from inbox.db import utcnow
-from inbox.errors import ApiError, NotFound
+from inbox.errors import ApiError, Conflict, Forbidden, NotFound
 from inbox.models import Channel, Identity, Item, Outbox, Ticket, User
 from inbox.tickets import get_visible
 
 MAX_ATTEMPTS = 5
 STUCK_AFTER = timedelta(minutes=10)
+UNDOABLE = ("reply", "hide", "delete")  # public actions that wait out the undo window
+DEFAULT_UNDO_WINDOW = 10.0
 
 
 def add_note(user: User, ticket_id: int, text: str) -> Item:
@@ -30,11 +33,17 @@ def add_note(user: User, ticket_id: int, text: str) -> Item:
     return note
 
 
-def queue_reply(user: User, ticket_id: int, text: str) -> Outbox:
-    """Store a public reply and its outbox row, then hand it to the send job."""
+def queue_reply(user: User, ticket_id: int, text: str, seen_item_id: int | None = None) -> Outbox:
+    """Store a public reply and its outbox row, then hand it to the send job.
+
+    With `seen_item_id` (the newest item the CM had on screen), a reply someone else wrote
+    since then stops this one with a 409 carrying it, so nobody answers twice by accident.
+    """
     s = db.session()
     ticket = get_visible(user, ticket_id)
     _require(ticket.channel_id, "reply")
+    if seen_item_id is not None:
+        _check_no_new_reply(s, user, ticket, seen_item_id)
     target = s.scalar(
         sa.select(Item)
         .where(Item.ticket_id == ticket.id, Item.direction == "in")
@@ -44,7 +53,10 @@ def queue_reply(user: User, ticket_id: int, text: str) -> Outbox:
     reply = _own_item(ticket, user, "reply", text)
     s.add(reply)
     s.flush()
-    sla.on_reply(s, ticket, reply.created_at, user.id)  # only a person's reply stops a clock
+    response = sla.on_reply(s, ticket, reply.created_at, user.id)  # only a person's reply counts
+    if response is not None:
+        s.flush()
+    window = _undo_window("reply")
     row = Outbox(
         ticket_id=ticket.id,
         channel_id=ticket.channel_id,
@@ -53,11 +65,74 @@ def queue_reply(user: User, ticket_id: int, text: str) -> Outbox:
         reply_item_id=reply.id,
         text=text,
         created_by=user.id,
+        send_after=utcnow() + timedelta(seconds=window) if window else None,
+        sla_response_id=response.id if response is not None else None,
     )
     s.add(row)
     s.flush()
-    events.commit(s, ticket, user, [("reply_queued", {"item_id": reply.id, "outbox_id": row.id})])
-    jobs.enqueue("workers.jobs.send_outbox", row.id)
+    data = {"item_id": reply.id, "outbox_id": row.id, "undo_until": _iso(row.send_after)}
+    events.commit(s, ticket, user, [("reply_queued", data)])
+    jobs.enqueue("workers.jobs.send_outbox", row.id, delay=window or None)
+    return row
+
+
+def _undo_window(action: str) -> float:
+    """Seconds a public action waits before it leaves, so `z` can take it back."""
+    if action not in UNDOABLE:
+        return 0.0
+    return float(current_app.config.get("UNDO_WINDOW", DEFAULT_UNDO_WINDOW))
+
+
+def _iso(moment) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def _check_no_new_reply(s, user: User, ticket: Ticket, seen_item_id: int) -> None:
+    newer = s.scalars(
+        sa.select(Item)
+        .where(
+            Item.ticket_id == ticket.id,
+            Item.id > seen_item_id,
+            Item.direction == "out",
+            Item.deleted.is_(False),
+        )
+        .order_by(Item.id)
+    ).all()
+    if newer:
+        names = ", ".join(sorted({item.author_name or "?" for item in newer}))
+        raise Conflict(
+            f"{names} replied while you were writing: read it before sending yours",
+            "seen_item_id",
+            items=[{"id": i.id, "author_name": i.author_name, "body": i.body} for i in newer],
+        )
+
+
+def cancel(user: User, outbox_id: int) -> Outbox:
+    """Take back a queued action inside its undo window; 409 once it has left."""
+    s = db.session()
+    row = s.get(Outbox, outbox_id)
+    if row is None:
+        raise NotFound("no such outbox entry")
+    ticket = get_visible(user, row.ticket_id)
+    if row.created_by != user.id and user.role == "agent":
+        raise Forbidden("only its author or a manager can take this back")
+    cancelled = s.execute(
+        sa.update(Outbox)
+        .where(Outbox.id == row.id, Outbox.state == "queued")
+        .values(state="cancelled", error=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not cancelled:
+        s.rollback()
+        raise Conflict("too late: it has already left for the platform", "outbox_id")
+    if row.action == "reply" and row.reply_item_id is not None:
+        s.execute(sa.update(Item).where(Item.id == row.reply_item_id).values(deleted=True))
+        if row.sla_response_id is not None:
+            sla.undo_reply(s, ticket, row.sla_response_id)
+    kind = "reply" if row.action == "reply" else "moderation"
+    data = {"outbox_id": row.id, "action": row.action, "item_id": row.reply_item_id}
+    events.commit(s, ticket, user, [(f"{kind}_cancelled", data)])
+    s.refresh(row)
     return row
 
 
@@ -69,18 +144,25 @@ def queue_moderation(user: User, item_id: int, action: str) -> Outbox:
         raise NotFound("no such inbound item")
     ticket = get_visible(user, item.ticket_id)
     _require(ticket.channel_id, action)
+    window = _undo_window(action)
     row = Outbox(
         ticket_id=ticket.id,
         channel_id=ticket.channel_id,
         action=action,
         target_item_id=item.id,
         created_by=user.id,
+        send_after=utcnow() + timedelta(seconds=window) if window else None,
     )
     s.add(row)
     s.flush()
-    changes = [("moderation_queued", {"item_id": item.id, "action": action, "outbox_id": row.id})]
-    events.commit(s, ticket, user, changes)
-    jobs.enqueue("workers.jobs.send_outbox", row.id)
+    data = {
+        "item_id": item.id,
+        "action": action,
+        "outbox_id": row.id,
+        "undo_until": _iso(row.send_after),
+    }
+    events.commit(s, ticket, user, [("moderation_queued", data)])
+    jobs.enqueue("workers.jobs.send_outbox", row.id, delay=window or None)
     return row
 
 
@@ -109,13 +191,28 @@ def send(outbox_id: int) -> str:
     from inbox.channels import build_connector, mark_health
 
     with db.transaction() as s:
+        now = utcnow()
         claimed = s.execute(
             sa.update(Outbox)
-            .where(Outbox.id == outbox_id, Outbox.state == "queued")
-            .values(state="sending", attempts=Outbox.attempts + 1, claimed_at=utcnow())
+            .where(
+                Outbox.id == outbox_id,
+                Outbox.state == "queued",
+                sa.or_(Outbox.send_after.is_(None), Outbox.send_after <= now),
+            )
+            .values(state="sending", attempts=Outbox.attempts + 1, claimed_at=now)
         ).rowcount
         if not claimed:
-            return "skipped"
+            early = s.scalar(
+                sa.select(Outbox.send_after).where(Outbox.id == outbox_id, Outbox.state == "queued")
+            )
+            if early is None:
+                return "skipped"
+    if not claimed:  # a job ahead of its undo window (a timer fired early): wait for it
+        jobs.enqueue(
+            "workers.jobs.send_outbox", outbox_id, delay=max(0.5, (early - now).total_seconds())
+        )
+        return "waiting"
+    with db.transaction() as s:
         row = s.get(Outbox, outbox_id)
         channel = s.get(Channel, row.channel_id)
         target = _target(s, row)

@@ -139,6 +139,13 @@ class TextIn(StrictSchema):
     text = fields.String(required=True, validate=validate.Length(1, 10_000))
 
 
+class ReplyIn(TextIn):
+    seen_item_id = fields.Integer(
+        load_default=None,
+        metadata={"description": "the newest item on screen: a reply written since stops this one"},
+    )
+
+
 class ModerationIn(StrictSchema):
     action = fields.String(
         required=True, validate=validate.OneOf([a for a in OUTBOX_ACTIONS if a != "reply"])
@@ -153,6 +160,9 @@ class OutboxOut(Schema):
     target_item_id = fields.Integer(allow_none=True)
     reply_item_id = fields.Integer(allow_none=True)
     error = fields.String(allow_none=True)
+    send_after = fields.DateTime(
+        allow_none=True, metadata={"description": "the end of its undo window"}
+    )
 
 
 class EventQuery(StrictSchema):

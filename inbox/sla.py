@@ -258,6 +258,19 @@ def on_reply(s: Session, ticket: Ticket, at: datetime, agent_id: int | None) -> 
     return response
 
 
+def undo_reply(s: Session, ticket: Ticket, response_id: int) -> None:
+    """A reply taken back in its undo window: the wait it answered is running again."""
+    response = s.get(SlaResponse, response_id)
+    if response is None:
+        return
+    ticket.sla_waiting_since = response.waiting_since
+    if response.which == "first":
+        ticket.first_response_at = None
+        ticket.first_response_breached = "first_response" in _state(ticket)["breached"]
+    s.delete(response)
+    recompute(ticket, Rules.load(s).policy_for(ticket))
+
+
 def on_change(s: Session, ticket: Ticket, values: dict[str, Any], at: datetime) -> dict[str, Any]:
     """The SLA columns to write with a status, priority or policy change of `values`.
 

@@ -38,6 +38,7 @@ def _settings(url: str, **extra) -> dict:
         "SECRET_KEY": "test-secret-key",
         "TESTING": True,
         "SOCKETIO_CHANNEL": f"inbox-test-{uuid.uuid4().hex[:8]}",
+        "UNDO_WINDOW": 0,  # tests of the undo window set their own
     } | extra
 
 

@@ -9,6 +9,7 @@ from inbox.auth import require_user
 from inbox.schemas import (
     ItemOut,
     OutboxOut,
+    ReplyIn,
     TextIn,
     TicketDetail,
     TicketPage,
@@ -54,11 +55,20 @@ def take(ticket_id):
 
 
 @bp.route("/tickets/<int:ticket_id>/replies", methods=["POST"])
-@bp.arguments(TextIn)
+@bp.arguments(ReplyIn)
 @bp.response(202, OutboxOut)
+@bp.alt_response(409, description="Someone replied since the item you last saw")
 def reply(data, ticket_id):
-    """Queue a public reply; it is sent once, and its delivery state shows on the item."""
-    return outbox.queue_reply(require_user(), ticket_id, data["text"])
+    """Queue a public reply; it waits out the undo window, then is sent once."""
+    return outbox.queue_reply(require_user(), ticket_id, data["text"], data["seen_item_id"])
+
+
+@bp.route("/outbox/<int:outbox_id>/cancel", methods=["POST"])
+@bp.response(200, OutboxOut)
+@bp.alt_response(409, description="Already sent")
+def cancel(outbox_id):
+    """Take back a reply, hide or delete inside its undo window."""
+    return outbox.cancel(require_user(), outbox_id)
 
 
 @bp.route("/tickets/<int:ticket_id>/notes", methods=["POST"])
