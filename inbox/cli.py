@@ -10,6 +10,7 @@ import click
 from flask.cli import FlaskGroup, with_appcontext
 
 from inbox import create_app
+from inbox.cli_report import report
 
 
 def _make_app():
@@ -188,3 +189,6 @@ def channels_list() -> None:
     for c in list_channels():
         state = "enabled" if c.enabled else "paused"
         click.echo(f"{c.id:>4}  {c.type:<14} {c.name:<30} {state:<8} {c.health}")
+
+
+main.add_command(report)

@@ -12,10 +12,10 @@ api = Api()
 
 def init_app(app: Flask) -> None:
     """Register every API blueprint, with CSRF checked on all unsafe requests."""
-    from inbox.api import channels, events, items, session, sla, tickets
+    from inbox.api import canned, channels, events, items, reports, session, sla, tickets
 
     api.init_app(app)
-    for module in (session, tickets, items, events, channels, sla):
+    for module in (session, tickets, items, events, channels, sla, reports, canned):
         api.register_blueprint(module.bp, url_prefix="/api")
 
     @app.before_request
