@@ -348,9 +348,9 @@ def _bump_tickets(s, channel, rows, latest) -> list[dict]:
         .where(c.id == sa.bindparam("t_id"))
         .values(
             item_count=c.item_count + sa.bindparam("n"),
-            preview=sa.func.coalesce(sa.bindparam("preview", sa.String), c.preview),
+            preview=sa.func.coalesce(sa.bindparam("preview", type_=sa.String), c.preview),
             last_inbound_at=sa.func.coalesce(
-                sa.bindparam("inbound_at", db.UTCDateTime), c.last_inbound_at
+                sa.bindparam("inbound_at", type_=db.UTCDateTime), c.last_inbound_at
             ),
             # platform time, so a backlog sorts as it happened; it never moves backwards
             last_activity_at=sa.case(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -13,7 +14,7 @@ from connectors.base import AuthExpired, ConnectorError, RateLimited, Target, Tr
 from inbox import db, events, jobs, sla
 from inbox.db import utcnow
 from inbox.errors import ApiError, Conflict, Forbidden, NotFound
-from inbox.models import Channel, Identity, Item, Outbox, Ticket, User
+from inbox.models import Channel, Identity, Item, Outbox, Ticket, User, team_members
 from inbox.tickets import get_visible
 
 MAX_ATTEMPTS = 5
@@ -29,8 +30,37 @@ def add_note(user: User, ticket_id: int, text: str) -> Item:
     note = _own_item(ticket, user, "note", text)
     s.add(note)
     s.flush()
-    events.commit(s, ticket, user, [("note_added", {"item_id": note.id})])
+    changes = [("note_added", {"item_id": note.id})]
+    for mentioned in _mentioned(s, ticket, text):
+        if mentioned.id != user.id:
+            changes.append(("mentioned", {"item_id": note.id, "user_id": mentioned.id}))
+    events.commit(s, ticket, user, changes)
     return note
+
+
+MENTION = re.compile(r"(?<![\w@])@([\w][\w.\-]*)", re.UNICODE)
+
+
+def _mentioned(s, ticket: Ticket, text: str) -> list[User]:
+    """Teammates named in a note as @camille, @camille.martin or @CamilleMartin."""
+    handles = {h.lower().rstrip(".") for h in MENTION.findall(text)}
+    if not handles:
+        return []
+    people = s.scalars(
+        sa.select(User)
+        .join(team_members, team_members.c.user_id == User.id)
+        .where(team_members.c.team_id == ticket.team_id, User.active)
+    ).all()
+    found = []
+    for person in people:
+        names = {
+            person.email.split("@")[0].lower(),
+            person.name.replace(" ", "").lower(),
+            person.name.split(" ")[0].lower(),
+        }
+        if names & handles:
+            found.append(person)
+    return found
 
 
 def queue_reply(user: User, ticket_id: int, text: str, seen_item_id: int | None = None) -> Outbox:

@@ -6,10 +6,11 @@ from collections import defaultdict
 from typing import Any
 
 from flask import Flask, current_app, request
-from flask_socketio import ConnectionRefusedError, SocketIO, join_room, leave_room
+from flask_socketio import ConnectionRefusedError, SocketIO, emit, join_room, leave_room
 
 from inbox import db
 from inbox.auth import current_user, visible_team_ids
+from inbox.db import utcnow
 from inbox.errors import NotFound
 from inbox.schemas import EventOut, TicketRow
 
@@ -39,6 +40,7 @@ def _register_handlers(sio: SocketIO) -> None:
     sio.on_event("connect", on_connect)
     sio.on_event("watch", on_watch)
     sio.on_event("unwatch", on_unwatch)
+    sio.on_event("presence", on_presence)
 
 
 def on_connect(auth: Any = None) -> None:
@@ -71,6 +73,37 @@ def on_unwatch(data: Any) -> dict:
     ticket_id = data.get("ticket_id") if isinstance(data, dict) else None
     if isinstance(ticket_id, int):
         leave_room(f"ticket:{ticket_id}")
+    return {"ok": True}
+
+
+PRESENCE_STATES = ("viewing", "typing", "left")
+
+
+def on_presence(data: Any) -> dict:
+    """Relay "I am viewing / typing in / leaving this ticket" to the ticket's team.
+
+    The server keeps no state: clients repeat their presence every few seconds and forget a
+    teammate's after a silence, so it works the same across several web processes.
+    """
+    from inbox.tickets import get_visible
+
+    user = current_user()
+    data = data if isinstance(data, dict) else {}
+    ticket_id, state = data.get("ticket_id"), data.get("state")
+    if user is None or not isinstance(ticket_id, int) or state not in PRESENCE_STATES:
+        return {"ok": False, "error": "give a ticket_id and a state: viewing, typing or left"}
+    try:
+        ticket = get_visible(user, ticket_id)
+    except NotFound:
+        return {"ok": False, "error": "no such ticket"}
+    payload = {
+        "ticket_id": ticket_id,
+        "user_id": user.id,
+        "name": user.name,
+        "state": state,
+        "at": utcnow().isoformat(),
+    }
+    emit("presence", payload, to=f"team:{ticket.team_id}", include_self=False)
     return {"ok": True}
 
 

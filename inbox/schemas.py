@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import (
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    validate,
+    validates_schema,
+)
 
 from inbox.models import OUTBOX_ACTIONS, PRIORITIES, ROLES, STATUSES
 
@@ -31,7 +38,23 @@ class UserOut(Schema):
     role = fields.String()
     locale = fields.String()
     timezone = fields.String()
+    shortcuts = fields.Boolean()
     teams = fields.List(fields.Nested(TeamOut))
+
+
+def _known_timezone(name: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError(f"unknown timezone {name!r}") from exc
+
+
+class MePatch(StrictSchema):
+    locale = fields.String(validate=validate.OneOf(["fr", "en"]))
+    timezone = fields.String(validate=[validate.Length(1, 64), _known_timezone])
+    shortcuts = fields.Boolean(metadata={"description": "single-key shortcuts on or off"})
 
 
 class SessionOut(Schema):
@@ -81,6 +104,12 @@ class TicketQuery(StrictSchema):
     kind = fields.String(load_default=None)
     tag = TAG
     q = fields.String(load_default=None, validate=validate.Length(1, 200))
+    priority = fields.String(load_default=None, validate=validate.OneOf(PRIORITIES))
+    sort = fields.String(
+        load_default="activity",
+        validate=validate.OneOf(["activity", "urgency"]),
+        metadata={"description": "activity: newest first; urgency: SLA due, then longest wait"},
+    )
     cursor = fields.String(load_default=None)
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
 

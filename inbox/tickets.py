@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -44,43 +44,72 @@ def ticket_rows(s: Session, ids: list[int] | set[int]) -> dict[int, dict[str, An
     return rows
 
 
-def encode_cursor(moment: datetime, ticket_id: int) -> str:
-    return base64.urlsafe_b64encode(f"{moment.isoformat()}|{ticket_id}".encode()).decode()
+def encode_cursor(values: list[Any]) -> str:
+    """An opaque page cursor: the sort keys of the last row, then its id."""
+    text = "|".join(v.isoformat() if isinstance(v, datetime) else str(v) for v in values)
+    return base64.urlsafe_b64encode(text.encode()).decode()
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, int]:
+def decode_cursor(cursor: str, size: int) -> list[Any]:
     try:
-        moment, ticket_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(moment), int(ticket_id)
+        parts = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        if len(parts) != size:
+            raise ValueError("wrong size")
+        moments = [_as_aware(datetime.fromisoformat(p)) for p in parts[:-1]]
+        return [*moments, int(parts[-1])]
     except ValueError as exc:
-        raise ApiError("this cursor was not made by us", "cursor") from exc
+        raise ApiError("this cursor was not made by us (or for another sort)", "cursor") from exc
+
+
+def _as_aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def _sort_keys(sort: str) -> list[tuple[Any, bool]]:
+    """The keyset columns of a sort, each with whether it descends (id breaks ties last)."""
+    if sort == "urgency":  # the response due soonest first, then whoever waits longest
+        due = sa.func.coalesce(
+            Ticket.first_response_due_at,
+            Ticket.next_response_due_at,
+            sa.literal(FAR_FUTURE, db.UTCDateTime),
+        )
+        waiting = sa.func.coalesce(Ticket.last_inbound_at, Ticket.created_at)
+        return [(due, False), (waiting, False), (Ticket.id, False)]
+    return [(Ticket.last_activity_at, True), (Ticket.id, True)]
 
 
 def list_tickets(user: User, query: dict) -> tuple[list[dict], str | None]:
-    """Return one keyset page of visible tickets, newest activity first, and the next cursor."""
+    """Return one keyset page of visible tickets (newest activity first, or by urgency)."""
     s = db.session()
-    stmt = sa.select(Ticket.id, Ticket.last_activity_at).where(
+    keys = _sort_keys(query.get("sort") or "activity")
+    stmt = sa.select(Ticket.id, *[k.label(f"k{i}") for i, (k, _) in enumerate(keys[:-1])]).where(
         Ticket.team_id.in_(visible_team_ids(user))
     )
     stmt = _apply_filters(stmt, user, query)
     if query.get("cursor"):
-        moment, last_id = decode_cursor(query["cursor"])
-        stmt = stmt.where(
-            sa.or_(
-                Ticket.last_activity_at < moment,
-                sa.and_(Ticket.last_activity_at == moment, Ticket.id < last_id),
-            )
-        )
+        stmt = stmt.where(_after(keys, decode_cursor(query["cursor"], len(keys))))
     limit = query["limit"]
-    page = s.execute(
-        stmt.order_by(Ticket.last_activity_at.desc(), Ticket.id.desc()).limit(limit + 1)
-    ).all()
+    order = [k.desc() if desc else k.asc() for k, desc in keys]
+    page = s.execute(stmt.order_by(*order).limit(limit + 1)).all()
     rows = ticket_rows(s, [row.id for row in page[:limit]])
     next_cursor = None
     if len(page) > limit:
         last = page[limit - 1]
-        next_cursor = encode_cursor(last.last_activity_at, last.id)
+        next_cursor = encode_cursor([*last[1:], last.id])
     return [rows[row.id] for row in page[:limit]], next_cursor
+
+
+def _after(keys: list[tuple[Any, bool]], values: list[Any]):
+    """Rows strictly after `values` in the order of `keys` (a keyset condition)."""
+    clauses = []
+    for i, (key, desc) in enumerate(keys):
+        beyond = key < values[i] if desc else key > values[i]
+        same = [k == v for (k, _), v in zip(keys[:i], values[:i], strict=True)]
+        clauses.append(sa.and_(*same, beyond))
+    return sa.or_(*clauses)
 
 
 def _apply_filters(stmt, user: User, query: dict):
@@ -98,6 +127,8 @@ def _apply_filters(stmt, user: User, query: dict):
             stmt = stmt.where(column == query[key])
     if query.get("kind"):
         stmt = stmt.where(Ticket.kind == query["kind"])
+    if query.get("priority"):
+        stmt = stmt.where(Ticket.priority == query["priority"])
     if query.get("tag"):
         tagged = sa.select(TicketTag.ticket_id).where(TicketTag.tag == query["tag"])
         stmt = stmt.where(Ticket.id.in_(tagged))
@@ -247,3 +278,29 @@ def _change_events(ticket: Ticket, values: dict, tags: list[str] | None) -> list
     if tags is not None:
         found.append(("tags_changed", {"tags": sorted(set(tags))}))
     return found
+
+
+def wake_snoozed(now: datetime | None = None) -> int:
+    """Reopen snoozed tickets whose time has come (their SLA clocks resume)."""
+    now = now or utcnow()
+    with db.transaction() as s:
+        due = list(
+            s.scalars(
+                sa.select(Ticket)
+                .where(Ticket.status == "snoozed", Ticket.snoozed_until <= now)
+                .limit(500)
+            )
+        )
+        rows = []
+        for ticket in due:
+            values = {"status": "open", "snoozed_until": None}
+            values |= sla.on_change(s, ticket, values, now)
+            for key, value in values.items():
+                setattr(ticket, key, value)
+            ticket.version += 1
+            rows += events.rows_for(ticket, None, [("unsnoozed", {})])
+        written = events.write(s, rows) if rows else []
+    from inbox import realtime
+
+    realtime.publish(written)
+    return len(due)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from connectors.base import NormalizedItem
-from inbox import health, hooks, ingest, outbox, polling, sla
+from inbox import health, hooks, ingest, outbox, polling, sla, tickets
 
 
 def poll_due_channels() -> int:
@@ -53,3 +53,8 @@ def sla_sweep() -> int:
 def sla_recompute() -> int:
     """Recompute the due times of open tickets after a policy or calendar change."""
     return sla.recompute_open()
+
+
+def wake_snoozed() -> int:
+    """Reopen snoozed tickets whose time has come."""
+    return tickets.wake_snoozed()

@@ -16,6 +16,7 @@ SCHEDULE = (
     Periodic("poll-due-channels", "workers.jobs.poll_due_channels", 5),
     Periodic("sweep-stuck-outbox", "workers.jobs.sweep_outbox", 60),
     Periodic("sla-sweep", "workers.jobs.sla_sweep", 5),
+    Periodic("wake-snoozed", "workers.jobs.wake_snoozed", 15),
     Periodic("check-channel-silence", "workers.jobs.check_channel_silence", 300),
     Periodic("sweep-webhook-receipts", "workers.jobs.sweep_webhook_receipts", 3600),
 )

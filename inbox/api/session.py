@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import session
 from flask_smorest import Blueprint
 
-from inbox import auth
+from inbox import auth, db
 from inbox.errors import Unauthorized
-from inbox.schemas import LoginIn, SessionOut, UserOut
+from inbox.schemas import LoginIn, MePatch, SessionOut, UserOut
 
 bp = Blueprint("session", __name__, description="Sign in and out")
 
@@ -43,3 +43,15 @@ def logout():
 def me():
     """Return the signed-in user with their teams."""
     return auth.require_user()
+
+
+@bp.route("/me", methods=["PATCH"])
+@bp.arguments(MePatch)
+@bp.response(200, UserOut)
+def patch_me(changes):
+    """Change your language, timezone or single-key shortcuts."""
+    user = auth.require_user()
+    for key, value in changes.items():
+        setattr(user, key, value)
+    db.session().commit()
+    return user
