@@ -10,6 +10,7 @@ import click
 from flask.cli import FlaskGroup, with_appcontext
 
 from inbox import create_app
+from inbox.cli_import import import_command
 from inbox.cli_report import report
 
 
@@ -192,3 +193,4 @@ def channels_list() -> None:
 
 
 main.add_command(report)
+main.add_command(import_command, "import")

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from inbox import db
 from inbox.auth import create_user
-from inbox.models import Team, User
+from inbox.models import CannedReply, Team, User
 
 DEMO_PASSWORD = "inbox-demo"
 DEMO_TEAM = "Maison Lumière"
@@ -14,6 +14,33 @@ DEMO_USERS = (
     ("admin@demo.example", "Alex Admin", "admin"),
     ("manon@demo.example", "Manon Lefèvre", "manager"),
     ("camille@demo.example", "Camille Martin", "agent"),
+)
+
+
+DEMO_CANNED = (
+    (
+        "Commande en retard",
+        "Bonjour {first_name}, désolés pour ce retard ! Pouvez-vous nous envoyer votre numéro de"
+        " commande en message privé ? On regarde tout de suite. {agent_first_name}",
+        "fr",
+    ),
+    (
+        "Merci !",
+        "Merci beaucoup {first_name} pour ce joli message, toute l'équipe est ravie ✨",
+        "fr",
+    ),
+    (
+        "Taille et stock",
+        "Bonjour {first_name}, ce modèle taille normalement ; les tailles disponibles sont"
+        " indiquées sur la fiche produit, mise à jour en temps réel. {agent_first_name}",
+        "fr",
+    ),
+    (
+        "Late order",
+        "Hi {first_name}, sorry about the delay! Could you DM us your order number? We'll look"
+        " into it right away. {agent_first_name}",
+        "en",
+    ),
 )
 
 
@@ -39,6 +66,12 @@ def demo() -> list[str]:
     for email, name, role in DEMO_USERS:
         if s.scalar(sa.select(User.id).where(User.email == email)) is None:
             create_user(email, name, DEMO_PASSWORD, role, [team.name])
+    if s.scalar(sa.select(CannedReply.id).limit(1)) is None:
+        s.add_all(
+            CannedReply(team_id=team.id, title=title, body=body, locale=locale)
+            for title, body, locale in DEMO_CANNED
+        )
+        s.commit()
     lines = [f"Demo accounts (password: {DEMO_PASSWORD}):"]
     lines += [f"  {email:<24} {role}" for email, _name, role in DEMO_USERS]
     return lines

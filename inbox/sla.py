@@ -218,12 +218,14 @@ def on_inbound(s: Session, first_inbound: dict[int, datetime]) -> None:
     s.flush()
 
 
-def on_reply(s: Session, ticket: Ticket, at: datetime, agent_id: int | None) -> SlaResponse | None:
+def on_reply(
+    s: Session, ticket: Ticket, at: datetime, agent_id: int | None, rules: Rules | None = None
+) -> SlaResponse | None:
     """A person replied: measure the wait it answers and stop that clock."""
     waiting = ticket.sla_waiting_since
     if waiting is None:
         return None
-    rules = Rules.load(s)
+    rules = rules or Rules.load(s)
     policy = rules.policy_for(ticket)
     if policy is None:
         return None
@@ -271,13 +273,15 @@ def undo_reply(s: Session, ticket: Ticket, response_id: int) -> None:
     recompute(ticket, Rules.load(s).policy_for(ticket))
 
 
-def on_change(s: Session, ticket: Ticket, values: dict[str, Any], at: datetime) -> dict[str, Any]:
+def on_change(
+    s: Session, ticket: Ticket, values: dict[str, Any], at: datetime, rules: Rules | None = None
+) -> dict[str, Any]:
     """The SLA columns to write with a status, priority or policy change of `values`.
 
     Works on a copy of the ticket's facts, so the caller can apply everything in its one
     versioned UPDATE.
     """
-    rules = Rules.load(s)
+    rules = rules or Rules.load(s)
     shadow = Ticket(**{c.key: getattr(ticket, c.key) for c in Ticket.__table__.columns})
     for key, value in values.items():
         setattr(shadow, key, value)
