@@ -137,6 +137,7 @@ class Ticket(Base):
     __table_args__ = (
         sa.Index("ix_tickets_thread", "channel_id", "thread_key", "id"),
         sa.Index("ix_tickets_created", "created_at", "id"),
+        sa.Index("ix_tickets_closed", "closed_at"),
         sa.Index("ix_tickets_queue", "team_id", "status", "last_activity_at", "id"),
         sa.Index("ix_tickets_activity", "last_activity_at", "id"),
         sa.CheckConstraint(sa.text("status in ('open','pending','snoozed','closed')"), "status"),
@@ -233,6 +234,7 @@ class Item(Base):
         sa.UniqueConstraint("channel_id", "external_id"),
         sa.Index("ix_items_ticket", "ticket_id", "id"),
         sa.Index("ix_items_channel_received", "channel_id", "received_at"),
+        sa.Index("ix_items_created", "created_at"),
     )
 
 

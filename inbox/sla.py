@@ -155,7 +155,7 @@ def recompute(ticket: Ticket, policy: Policy | None) -> None:
                     first = due
                 else:
                     next_ = due
-        if policy.resolution is not None and ticket.status != "closed":
+        if policy.resolution is not None:  # kept once closed: reports read it as the target
             resolution = cal.add(ticket.created_at, policy.resolution + state["paused_total"])
     ticket.first_response_due_at = first
     ticket.next_response_due_at = next_

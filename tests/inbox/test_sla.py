@@ -262,3 +262,18 @@ def test_a_calendar_with_no_hours_is_refused_with_the_reason(world):
         json={"name": "Support", "hours": {"mon": [["09:00", "12:00"], ["14:00", "18:00"]]}},
     )
     assert ok.status_code == 201 and ok.json["holidays_country"] == "FR"
+
+
+def test_a_closed_ticket_keeps_its_resolution_target_for_reports(world):
+    channel = world.channel()
+    with db.transaction() as s:
+        s.add(SlaPolicy(name="DMs", position=1, kind="dm", resolution_minutes=60))
+    ingest.ingest_batch(channel.id, [dm("m1", paris(2026, 11, 16, 10, 0))])
+    ticket_id = ticket_of("m1").id
+    with db.transaction() as s:
+        ticket = s.get(Ticket, ticket_id)
+        closing = sla.on_change(s, ticket, {"status": "closed"}, paris(2026, 11, 16, 10, 30))
+    # resolved in 30 business minutes against 60: the target stays for "within target"
+    assert closing.get("resolution_due_at", ticket.resolution_due_at) == paris(2026, 11, 16, 11, 0)
+    assert closing["resolution_business_seconds"] == 1800
+    assert closing.get("resolution_breached", False) is False
