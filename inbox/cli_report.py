@@ -55,7 +55,7 @@ def _show(value, kind: str) -> str:
     if kind == "duration":
         return duration(value)
     if kind == "share":
-        return "-" if value is None else f"{value * 100:.0f} %"
+        return "-" if value is None else f"{value * 100:.1f} %"
     return str(value)
 
 
@@ -115,7 +115,8 @@ def sla(start, end, group_by: str, clock: str, tz: str, fmt: str) -> None:
             clock=clock,
         )
     except ApiError as exc:
-        click.echo(f"error: {exc.field}: {exc.message}", err=True)
+        option = f"--{exc.field.replace('_', '-')}: " if exc.field else ""
+        click.echo(f"error: {option}{exc.message}", err=True)
         sys.exit(2)
     if fmt == "json":
         click.echo(json.dumps(result, indent=2))

@@ -17,26 +17,32 @@ target, the share not breached; null when none had one) and `breaches`.
 Percentiles use the **nearest-rank** definition: the p-th percentile of n sorted values is the
 value of rank ceil(p·n) (1-based), i.e. the smallest value whose rank r satisfies r ≥ p·n. The
 median is therefore the lower middle value when n is even (of 10, 20, 30, 40 it is 20), and
-every percentile is a value that was actually measured. In SQL: `row_number()` and `count(*)`
-over the group's partition, then `min(v)` over the rows with `rank·100 ≥ p·100·n` (integer
-arithmetic, no `ceil` needed), which runs the same on SQLite (≥ 3.25) and PostgreSQL; it equals
-PostgreSQL's `percentile_disc(p)`.
+every percentile is a value that was actually measured; it equals PostgreSQL's
+`percentile_disc(p)`. In SQL: `row_number()` and `count(*)` over the group's partition
+ordered by the value, then `min(v)` over the rows with 2r ≥ n (median) or 10r ≥ 9n (p90):
+integer arithmetic, no `ceil`, and the same statement on SQLite (≥ 3.25) and PostgreSQL.
 
 Grouping: `day` and `week` (ISO weeks, Monday first, cut to the range) are buckets of the local
 calendar. Their boundaries are the UTC instants of local midnights, computed here in Python
 (exact across DST changes) and joined in SQL as a `VALUES` list, so one statement serves both
 databases; the join also matches the UTC day number, which makes it an equality (hash) join
-rather than buckets x rows comparisons (see `bucket_rows`). Every bucket of the range is
-listed, empty or not. `agent` is the replying person
-for responses and outbound replies, and the ticket's assignee for inbound items, resolutions
-and the response rate; `channel`, `kind` (the ticket's kind), `team` (the channel's team for
-items, the ticket's for the rest) and `tag` (a ticket with two tags counts in both; untagged
-tickets only count in the totals) are columns. `totals` is computed over the whole range
-without the grouping, so it is not the sum of the rows for `tag`.
+rather than buckets × rows comparisons (see `bucket_rows`). Every bucket of the range is
+listed, empty or not. `agent` is the replying person for responses and outbound replies, and
+the ticket's assignee for inbound items, resolutions and the response rate; `channel`, `kind`
+(the ticket's kind), `team` (the channel's team for items, the ticket's for the rest) and
+`tag` (a ticket with two tags counts under both; untagged tickets only in the totals) are
+columns. `totals` covers the whole range regardless of groups, so for `tag` it is not the sum
+of the rows.
 
-The whole report is one statement: one aggregate per source (items, responses and resolutions
-ranked together, created tickets), each for the groups and for the totals, put together with
-UNION ALL; Python only shapes its few result rows.
+The whole report is one statement, UNION ALL of: item counts and created-ticket counts per
+group, durations (responses and resolutions ranked together) per group, and the totals. Where
+each row falls in exactly one group (all but `tag`), the totals come from the groups' results
+(sums of counts; for percentiles, the rows are also ranked within the whole measure and the
+groups keep their candidates) rather than from a second pass. Python only shapes the few
+result rows (and names the agents, channels or teams found, in one small query). On
+PostgreSQL the report's transaction runs with `jit = off` (see `sla_report`).
+
+Teams: items belong to their channel's team; responses and tickets carry `team_id`.
 """
 
 from __future__ import annotations
@@ -49,7 +55,9 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import FunctionElement
 
 from inbox.db import UTCDateTime
 from inbox.errors import ApiError
@@ -175,7 +183,11 @@ class _Scope:
 
 
 def _values_cte(name: str, columns: list, rows: list[tuple]):
-    return sa.values(*columns, name=name).data(rows).cte(name)
+    """A WITH list of constant rows. PostgreSQL materializes a CTE named more than once, and a
+    scan of a materialized CTE keeps the joins on it out of parallel workers: NOT MATERIALIZED
+    makes it an inline VALUES list there (SQLite gets no hint, it needs none)."""
+    cte = sa.values(*columns, name=name).data(rows).cte(name)
+    return cte.prefix_with("NOT MATERIALIZED", dialect="postgresql")
 
 
 def _key_type(group_by: str):
@@ -197,15 +209,35 @@ def _in_range(ts, scope: _Scope):
     return sa.and_(ts >= scope.lo, ts < scope.hi)
 
 
-def epoch_seconds(ts):
-    """Seconds since 1970 of a UTC timestamp column (SQLite: whole; PostgreSQL: numeric)."""
-    return sa.extract("epoch", ts)
+class epoch_seconds(FunctionElement):
+    """Whole seconds since 1970-01-01 UTC of a timestamp column, as an integer (floored).
+
+    SQLite: strftime('%s') of the stored UTC text cut to whole seconds. PostgreSQL:
+    floor(date_part('epoch')), a double, exact for microsecond timestamps (1.8e15 µs is well
+    within 2^53) and much cheaper than EXTRACT's numeric.
+    """
+
+    type = sa.BigInteger()
+    name = "epoch_seconds"
+    inherit_cache = True
+
+
+@compiles(epoch_seconds)
+def _epoch_seconds(element, compiler, **kw):
+    return f"CAST(floor(date_part('epoch', {compiler.process(element.clauses, **kw)})) AS BIGINT)"
+
+
+@compiles(epoch_seconds, "sqlite")
+def _epoch_seconds_sqlite(element, compiler, **kw):
+    # SQLite rounds fractional seconds to milliseconds (23:59:59.9996 would become the next
+    # day): the stored text 'YYYY-MM-DD HH:MM:SS.ffffff' is cut to whole seconds first
+    ts = compiler.process(element.clauses, **kw)
+    return f"CAST(strftime('%s', substr({ts}, 1, 19)) AS INTEGER)"
 
 
 def utc_day(ts):
     """The UTC day number (days since 1970-01-01) of a timestamp column, as an integer."""
-    e = epoch_seconds(ts)
-    return sa.cast((e - e % 86400) // 86400, sa.BigInteger())
+    return epoch_seconds(ts) // 86400
 
 
 def bucket_rows(buckets: list[tuple]) -> list[tuple]:
@@ -352,8 +384,86 @@ def _resolution_rows(scope: _Scope, group_by: str | None, lvl: int):
     return stmt
 
 
-def _durations(scope: _Scope, levels: list) -> sa.Select:
-    """Count, mean, nearest-rank median and p90, targets and breaches per (lvl, g, measure)."""
+def _durations(scope: _Scope, group_by: str) -> list:
+    """Count, mean, nearest-rank median and p90, targets and breaches per group and in total.
+
+    Each (group, measure) partition is ranked with row_number() and count(*) over it; the
+    median is the smallest value whose rank r has 2r >= n, the p90 the smallest with
+    10r >= 9n. Where every row belongs to one group, the same rows are also ranked within the
+    whole measure, and the totals are read from the groups (the smallest of their candidates,
+    sums of their counts); tags, which repeat a row under each of its ticket's tags, rank the
+    rows of the totals separately.
+    """
+    if group_by in ("none", "tag"):
+        levels = [(None, 1)] if group_by == "none" else [("tag", 0), (None, 1)]
+        return [_ranked_by_level(scope, levels)]
+    rows = sa.union_all(
+        _response_rows(scope, group_by, 0), _resolution_rows(scope, group_by, 0)
+    ).subquery("durations")
+    part, whole = (rows.c.g, rows.c.measure), (rows.c.measure,)
+    ranked = sa.select(
+        rows,
+        sa.func.row_number().over(partition_by=part, order_by=rows.c.v).label("rn"),
+        sa.func.count().over(partition_by=part).label("cnt"),
+        sa.func.row_number().over(partition_by=whole, order_by=rows.c.v).label("rt"),
+        sa.func.count().over(partition_by=whole).label("ct"),
+    ).subquery("ranked")
+    c = ranked.c
+    groups = (
+        sa.select(
+            c.g,
+            c.measure,
+            sa.func.count().label("n"),
+            sa.func.sum(c.v).label("total"),
+            *_nearest_ranks(c.v, c.rn, c.cnt),
+            sa.func.min(sa.case((c.rt * 2 >= c.ct, c.v))).label("total_median"),
+            sa.func.min(sa.case((c.rt * 10 >= c.ct * 9, c.v))).label("total_p90"),
+            sa.func.count(c.targeted).label("targeted"),
+            sa.func.count(c.met).label("met"),
+            sa.func.count(c.breached).label("breaches"),
+        )
+        .group_by(c.g, c.measure)
+        .cte("duration_groups")
+    )
+    d = groups.c
+    return [
+        sa.select(
+            *_level(scope, d.g, 0),
+            d.measure,
+            d.n,
+            sa.cast(sa.null(), sa.Integer()).label("x"),
+            (d.total / d.n).label("mean"),
+            d.median,
+            d.p90,
+            d.targeted,
+            d.met,
+            d.breaches,
+        ),
+        sa.select(
+            *_level(scope, None, 1),
+            d.measure,
+            sa.func.sum(d.n).label("n"),
+            sa.cast(sa.null(), sa.Integer()).label("x"),
+            (sa.func.sum(d.total) / sa.func.sum(d.n)).label("mean"),
+            sa.func.min(d.total_median).label("median"),
+            sa.func.min(d.total_p90).label("p90"),
+            sa.func.sum(d.targeted).label("targeted"),
+            sa.func.sum(d.met).label("met"),
+            sa.func.sum(d.breaches).label("breaches"),
+        ).group_by(d.measure),
+    ]
+
+
+def _nearest_ranks(v, rn, cnt) -> tuple:
+    """min(v) over the ranks r with 2r >= n (median) and 10r >= 9n (p90), in integers."""
+    return (
+        sa.func.min(sa.case((rn * 2 >= cnt, v))).label("median"),
+        sa.func.min(sa.case((rn * 10 >= cnt * 9, v))).label("p90"),
+    )
+
+
+def _ranked_by_level(scope: _Scope, levels: list) -> sa.Select:
+    """The figures of `_durations` with each level's rows ranked on their own."""
     rows = sa.union_all(
         *(f(scope, g, lvl) for g, lvl in levels for f in (_response_rows, _resolution_rows))
     ).subquery("durations")
@@ -371,8 +481,7 @@ def _durations(scope: _Scope, levels: list) -> sa.Select:
         sa.func.count().label("n"),
         sa.cast(sa.null(), sa.Integer()).label("x"),
         sa.func.avg(c.v).label("mean"),
-        sa.func.min(sa.case((c.rn * 2 >= c.cnt, c.v))).label("median"),
-        sa.func.min(sa.case((c.rn * 10 >= c.cnt * 9, c.v))).label("p90"),
+        *_nearest_ranks(c.v, c.rn, c.cnt),
         sa.func.count(c.targeted).label("targeted"),
         sa.func.count(c.met).label("met"),
         sa.func.count(c.breached).label("breaches"),
@@ -420,9 +529,28 @@ def report_statement(
         columns += [sa.column("lo", UTCDateTime()), sa.column("hi", UTCDateTime())]
         cte = _values_cte("buckets", columns, bucket_rows(buckets))
     scope = _Scope(lo, hi, cte, None if team_ids is None else set(team_ids), clock, group_by)
-    levels = [(None, 1)] if group_by == "none" else [(group_by, 0), (None, 1)]
-    parts = [f(scope, g, lvl) for g, lvl in levels for f in (_items, _created)]
-    return sa.union_all(*parts, _durations(scope, levels)), buckets
+    return sa.union_all(*_counts(scope, group_by), *_durations(scope, group_by)), buckets
+
+
+def _counts(scope: _Scope, group_by: str) -> list:
+    """Item and ticket counts per group and in total.
+
+    Every item and ticket falls in exactly one group, except with tags, so the totals are the
+    sums of the groups' counts instead of a second scan of the range.
+    """
+    if group_by == "none":
+        return [_items(scope, None, 1), _created(scope, None, 1)]
+    if group_by == "tag":
+        return [f(scope, g, lvl) for g, lvl in (("tag", 0), (None, 1)) for f in (_items, _created)]
+    groups = sa.union_all(_items(scope, group_by, 0), _created(scope, group_by, 0)).cte("counts")
+    totals = sa.select(
+        *_level(scope, None, 1),
+        groups.c.measure,
+        sa.func.sum(groups.c.n).label("n"),
+        sa.func.sum(groups.c.x).label("x"),
+        *_no_stats(),
+    ).group_by(groups.c.measure)
+    return [sa.select(groups), totals]
 
 
 # -- the report --------------------------------------------------------------------------------
@@ -490,6 +618,11 @@ def sla_report(
     stmt, buckets = report_statement(
         start=start, end=end, group_by=group_by, tz=tz, clock=clock, team_ids=team_ids
     )
+    if s.get_bind().dialect.name == "postgresql":
+        # The planner's cost estimate for the window sort is high enough to switch on JIT
+        # inlining and optimization, which then take longer than the query itself (7 s of
+        # 12 s at 1M tickets, bench/sla_report.py). Only for this transaction.
+        s.execute(sa.text("SET LOCAL jit = off"))
     found: dict[tuple, dict] = {}
     for row in s.execute(stmt):
         found.setdefault((row.lvl, row.g), {})[NAMES[row.measure]] = row
@@ -543,10 +676,9 @@ def heatmap(
         "spans", [*columns, sa.column("off", sa.Integer())], offset_segments(lo, hi, zone)
     )
     local = epoch_seconds(Item.created_at) + spans.c.off
-    # exact even where epoch seconds carry a fraction (PostgreSQL): the differences below are
-    # whole multiples of the divisor; 1970-01-01 was a Thursday (weekday 3)
-    hour = sa.cast((local % 86400 - local % 3600) // 3600, sa.Integer())
-    weekday = sa.cast(((local - local % 86400) // 86400 + 3) % 7, sa.Integer())
+    # whole seconds, integer arithmetic; 1970-01-01 was a Thursday (weekday 3)
+    hour = (local % 86400) // 3600
+    weekday = (local // 86400 + 3) % 7
     channels = sa.select(Channel.id)
     if team_ids is not None:
         channels = channels.where(Channel.team_id.in_(set(team_ids)))

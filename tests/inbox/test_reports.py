@@ -334,10 +334,14 @@ def test_days_and_weeks_without_data_still_appear(history):
     # week 45 (11-02 to 11-08) also holds T4's item of Wednesday 11-04 00:30: 10 + 1
     assert [w["inbound"] for w in weeks] == [0, 11, 0]
     assert weeks[1]["first_response"] == stats(4, 1800, 2850, 5400, 0.6667, 1)
+    assert weeks[1]["resolution"] == stats(3, 10800, 14400, 28800, 0.5, 1)
 
 
 def test_by_agent(history):
-    rows = run("agent", history)["rows"]
+    result = run("agent", history)
+    # every row falls in one agent's group: the totals, read from the groups, are the same
+    assert result["totals"] == run("none", history)["totals"]
+    rows = result["rows"]
     assert [(r["group"], r["group_id"]) for r in rows] == [
         ("Ana", history["ana"]),
         ("Bob", history["bob"]),
@@ -361,7 +365,9 @@ def test_by_agent(history):
 
 
 def test_by_channel(history):
-    rows = run("channel", history)["rows"]
+    result = run("channel", history)
+    assert result["totals"] == run("none", history)["totals"]
+    rows = result["rows"]
     assert [(r["group"], r["group_id"]) for r in rows] == [
         ("Mail", history["mail"]),
         ("Messenger", history["messenger"]),
@@ -442,6 +448,35 @@ def test_day_buckets_follow_the_dst_change(world):
     assert [(d["group"], d["inbound"]) for d in days] == [("2026-10-25", 4), ("2026-10-26", 1)]
     # Sunday = 6: hour 0 once, hour 2 twice (the repeated hour), hour 23 once; Monday hour 0
     assert {(d, h): n for d, h, n in cells if n} == {(6, 0): 1, (6, 2): 2, (6, 23): 1, (0, 0): 1}
+
+
+def test_bucket_edges_to_the_microsecond(world):
+    """Local midnight belongs to the new day; the UTC-day join key is floored, never rounded."""
+    world.user("ana@example.com")
+    fresh_snapshot()
+    utc = [
+        datetime(2026, 11, 2, 22, 59, 59, 999999, tzinfo=UTC),  # 23:59:59.999999 on the 2nd
+        datetime(2026, 11, 2, 23, 0, tzinfo=UTC),  # 00:00 on the 3rd
+        datetime(2026, 11, 2, 23, 59, 59, 999999, tzinfo=UTC),  # 00:59:59.999999 on the 3rd
+        datetime(2026, 11, 3, 0, 0, tzinfo=UTC),  # 01:00 on the 3rd
+    ]
+    with db.transaction() as s:
+        channel = Channel(type="webhook", name="Forum", team_id=s.scalar(sa.select(Team.id)))
+        s.add(channel)
+        s.flush()
+        h = History(s)
+        ticket = h.ticket(channel, "dm", "2026-10-20 10:00")
+        for at in utc:
+            h.item(ticket, at)
+    span = {"start": NOV2, "end": NOV3, "tz": "Europe/Paris"}
+    with db.transaction() as s:
+        days = reports.sla_report(s, group_by="day", **span)["rows"]
+        cells = reports.heatmap(s, **span)["cells"]
+        in_utc = reports.sla_report(s, group_by="day", **(span | {"tz": "UTC"}))["rows"]
+    assert [d["inbound"] for d in days] == [1, 3]
+    # in UTC the day ends at 23:59:59.999999: that item must not slip into the next day's key
+    assert [d["inbound"] for d in in_utc] == [3, 1]
+    assert {(d, h): n for d, h, n in cells if n} == {(0, 23): 1, (1, 0): 2, (1, 1): 1}
 
 
 def test_offset_segments_are_exact():
@@ -601,7 +636,7 @@ def test_cli_table_csv_and_json(history, app):
     assert header.split()[:4] == ["agent", "in", "out", "1st"]
     # the columns line up: every cell ends where its title ends
     assert len({len(line) for line in lines[2:]}) == 1
-    assert "10 min" in ana and "1 h 30 min" in ana and "50 %" in ana  # R1, R4 (5400 s), 1/2
+    assert "10 min" in ana and "1 h 30 min" in ana and "50.0 %" in ana  # R1, R4 (5400 s), 1/2
     assert lines[-1].startswith("total")
     # every team: the CLI is an operator's tool
     as_json = json.loads(invoke(app, *args, "--format", "json").output)
@@ -610,4 +645,4 @@ def test_cli_table_csv_and_json(history, app):
     assert as_csv[0].startswith("group,inbound,outbound,first_response_count,")
     assert len(as_csv) == 1 + 4  # Ana, Bob, Olga, unassigned
     bad = invoke(app, "sla", "--from", "2026-11-03", "--to", "2026-11-02")
-    assert bad.exit_code == 2 and "to:" in bad.output
+    assert bad.exit_code == 2 and "error: --to: the range ends before it starts" in bad.output
