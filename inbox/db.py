@@ -114,7 +114,9 @@ def scope() -> dict:
     Kept on the request (not `g`) because requests made inside a test's app context share
     its `g`; each request must still get its own session and user.
     """
-    if has_request_context() and not g.get("in_job"):
+    # Socket.IO events of one connection share its environ and may run at once in several
+    # threads: each event keeps its session on its own `g` instead (closed with its context)
+    if has_request_context() and not g.get("in_job") and not hasattr(request, "sid"):
         return request.environ.setdefault(SCOPE_KEY, {})
     return g.setdefault(SCOPE_KEY, {})
 

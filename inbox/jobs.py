@@ -95,7 +95,10 @@ class InProcessBackend:
             timer.daemon = True
             timer.start()
             return
-        self.pool.submit(self._run, job, args, attempt)
+        try:
+            self.pool.submit(self._run, job, args, attempt)
+        except RuntimeError:  # the pool was shut down (the app is stopping): nothing to run on
+            log.info("job %s%r dropped: the app is stopping", job, args)
 
     def _run(self, job: str, args: tuple, attempt: int) -> None:
         try:

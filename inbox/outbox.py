@@ -125,6 +125,7 @@ def _check_no_new_reply(s, user: User, ticket: Ticket, seen_item_id: int) -> Non
             Item.id > seen_item_id,
             Item.direction == "out",
             Item.deleted.is_(False),
+            sa.or_(Item.author_user_id.is_(None), Item.author_user_id != user.id),
         )
         .order_by(Item.id)
     ).all()
