@@ -14,6 +14,8 @@ VENDOR = {
     "preact.js": "preact/dist/preact.mjs",
     "htm.js": "htm/dist/htm.module.js",
     "socket.io.js": "socket.io-client/dist/socket.io.esm.min.js",
+    "uPlot.js": "uplot/dist/uPlot.esm.js",  # the reports view's charts
+    "uPlot.css": "uplot/dist/uPlot.min.css",
 }
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

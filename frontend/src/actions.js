@@ -1,13 +1,14 @@
-// What the person can do: sign in and out, page the list, open, reply to, take and close tickets.
+// Signing in and out, and the live feed that keeps the list, the open ticket and presence fresh.
 import { api, setCsrf } from "./api.js";
-import { errorText, setLocale } from "./i18n.js";
-import { connectLive } from "./live.js";
-import { initialState, mergeRows, state, update } from "./store.js";
+import { loadCanned, openTicket, refreshDetail } from "./detail.js";
+import { errorText, setLocale, t } from "./i18n.js";
+import { connectLive, watchTicket } from "./live.js";
+import { loadFirstPage } from "./list.js";
+import { heard, repeatPresence, startPresence, stopPresence } from "./presence.js";
+import { initialState, mergeRows, personName, state, update } from "./store.js";
+import { notify } from "./toasts.js";
 
-const LIST_QUERY = "status=open&status=pending&limit=50";
 let live = null;
-let detailLoading = false;
-let detailAgain = false;
 
 /** Start the page: ask who we are, then show the inbox or the sign-in form. */
 export async function boot() {
@@ -36,14 +37,23 @@ export async function signIn(email, password) {
 
 async function enter(user) {
   setLocale(user.locale, user.timezone);
-  update({ user, booting: false, loginError: null });
+  const view = user.teams && user.teams.length ? "team" : "all";
+  update({ user, view, booting: false, loginError: null });
   live = connectLive({
     onEvents: applyEvents,
     onResync: loadFirstPage,
     onStatus: (online) => update({ online }),
+    onPresence: heard,
+    onConnect: () => {
+      // rooms do not survive a reconnection: join the open ticket's again, say we are there
+      if (state.selectedId) watchTicket(state.selectedId);
+      repeatPresence();
+    },
   });
+  startPresence();
   // Shown at once; the socket's first connect loads it again, covering changes made in between.
   loadFirstPage();
+  loadCanned(null);
   try {
     const [users, channels] = await Promise.all([api.get("/api/users"), api.get("/api/channels")]);
     update({ users: byId(users), channels: byId(channels) });
@@ -62,6 +72,7 @@ export async function signOut() {
 }
 
 async function signedOut() {
+  stopPresence();
   if (live) live.close();
   live = null;
   Object.assign(state, initialState(), { booting: false });
@@ -74,40 +85,14 @@ async function signedOut() {
   }
 }
 
-function fail(err, field) {
+/** Show a failed request's reason in `field`; a lost session goes back to the sign-in form. */
+export function fail(err, field) {
   if (err.status === 401) return signedOut();
   update({ [field]: errorText(err) });
 }
 
 function byId(list) {
   return Object.fromEntries(list.map((entry) => [entry.id, entry]));
-}
-
-/** Load the first page of the list afresh (at start, and after a long disconnection). */
-export async function loadFirstPage() {
-  try {
-    const page = await api.get("/api/tickets", LIST_QUERY);
-    state.rows = new Map();
-    mergeRows(page.tickets);
-    update({ nextCursor: page.next_cursor, listError: null });
-  } catch (err) {
-    fail(err, "listError");
-  }
-}
-
-export async function loadMore() {
-  if (!state.nextCursor || state.loadingMore) return;
-  update({ loadingMore: true });
-  try {
-    const query = `${LIST_QUERY}&cursor=${encodeURIComponent(state.nextCursor)}`;
-    const page = await api.get("/api/tickets", query);
-    mergeRows(page.tickets);
-    update({ nextCursor: page.next_cursor, listError: null });
-  } catch (err) {
-    fail(err, "listError");
-  } finally {
-    update({ loadingMore: false });
-  }
 }
 
 /** Apply a live (or caught-up) batch of events and the rows they changed. */
@@ -122,6 +107,9 @@ function applyEvents({ events, tickets }) {
         last_error: error,
       };
     }
+    if (event.type === "mentioned" && state.user && event.data.user_id === state.user.id) {
+      mentionedMe(event);
+    }
   }
   if (state.selectedId && events.some((event) => event.ticket_id === state.selectedId)) {
     refreshDetail();
@@ -129,75 +117,10 @@ function applyEvents({ events, tickets }) {
   update();
 }
 
-export function openTicket(ticketId) {
-  if (state.selectedId === ticketId) return;
-  if (state.selectedId && live) live.unwatch(state.selectedId);
-  update({
-    selectedId: ticketId,
-    detail: null,
-    detailError: null,
-    replyError: null,
-    actionError: null,
+function mentionedMe(event) {
+  const name = personName(event.actor_id) || "?";
+  notify(t("mention.toast", { name }), {
+    ttl: 15_000,
+    action: { label: t("mention.open"), run: () => openTicket(event.ticket_id) },
   });
-  if (live) live.watch(ticketId);
-  refreshDetail();
-}
-
-/** Reload the open ticket; calls made while a load runs are folded into one more load. */
-export async function refreshDetail() {
-  if (detailLoading) {
-    detailAgain = true;
-    return;
-  }
-  const ticketId = state.selectedId;
-  if (!ticketId) return;
-  detailLoading = true;
-  try {
-    const detail = await api.get(`/api/tickets/${ticketId}`);
-    if (state.selectedId === ticketId) update({ detail, detailError: null });
-  } catch (err) {
-    if (state.selectedId === ticketId) fail(err, "detailError");
-  } finally {
-    detailLoading = false;
-    if (detailAgain) {
-      detailAgain = false;
-      refreshDetail();
-    }
-  }
-}
-
-/** Queue a public reply on the open ticket; resolve to true once the server has it. */
-export async function sendReply(text) {
-  if (!text.trim() || state.sending) return false;
-  update({ sending: true, replyError: null });
-  try {
-    await api.post(`/api/tickets/${state.selectedId}/replies`, { text });
-    refreshDetail();
-    return true;
-  } catch (err) {
-    fail(err, "replyError");
-    return false;
-  } finally {
-    update({ sending: false });
-  }
-}
-
-export function takeTicket() {
-  return triage(() => api.post(`/api/tickets/${state.selectedId}/take`));
-}
-
-export function closeTicket() {
-  const body = { version: state.detail.version, status: "closed" };
-  return triage(() => api.patch(`/api/tickets/${state.selectedId}`, body));
-}
-
-// A refused change (409) carries the ticket as it is now: show that, and say why.
-async function triage(call) {
-  update({ actionError: null });
-  try {
-    mergeRows([await call()]);
-  } catch (err) {
-    if (err.error && err.error.ticket) mergeRows([err.error.ticket]);
-    fail(err, "actionError");
-  }
 }

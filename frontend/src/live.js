@@ -5,12 +5,15 @@ import { api } from "./api.js";
 // Past this many pages of missed events, reloading the first page of tickets is cheaper.
 const CATCH_UP_PAGES = 5;
 const RETRY_MS = 2_000;
+const ACK_MS = 5_000;
+let current = null;
 
 /**
  * Connect and call `onEvents({events, tickets})` for every change, `onResync()` when the
- * list must be reloaded from scratch, and `onStatus(online)` when the connection comes or goes.
+ * list must be reloaded from scratch, `onStatus(online)` when the connection comes or goes,
+ * and `onPresence(payload)` when a teammate says what they are looking at.
  */
-export function connectLive({ onEvents, onResync, onStatus }) {
+export function connectLive({ onEvents, onResync, onStatus, onPresence, onConnect }) {
   let lastEventId = null;
   const socket = io({ transports: ["websocket"] });
 
@@ -31,11 +34,13 @@ export function connectLive({ onEvents, onResync, onStatus }) {
   }
 
   socket.on("events", apply);
+  socket.on("presence", onPresence);
   socket.on("connect", () => {
     onStatus(true);
     // Before any event we have no id to resume from; the first page is the truth then.
     const resume = lastEventId === null ? Promise.resolve(onResync()) : catchUp();
     resume.catch(() => onResync());
+    onConnect();
   });
   socket.on("disconnect", (reason) => {
     onStatus(false);
@@ -44,9 +49,49 @@ export function connectLive({ onEvents, onResync, onStatus }) {
   });
   socket.on("connect_error", () => onStatus(false));
 
-  return {
-    watch: (ticketId) => socket.emit("watch", { ticket_id: ticketId }),
-    unwatch: (ticketId) => socket.emit("unwatch", { ticket_id: ticketId }),
-    close: () => socket.disconnect(),
+  // The browser knows at once when the network goes; the socket's heartbeat would take ~45 s.
+  const goneOffline = () => socket.disconnect();
+  const backOnline = () => socket.connected || socket.connect();
+  window.addEventListener("offline", goneOffline);
+  window.addEventListener("online", backOnline);
+
+  // One message at a time, each after the server's answer to the previous one: the server
+  // handles a connection's messages in parallel threads that share its database session.
+  let chain = Promise.resolve();
+  function send(name, data) {
+    chain = chain.then(
+      () =>
+        new Promise((resolve) => {
+          if (!socket.connected) return resolve();
+          socket.timeout(ACK_MS).emit(name, data, () => resolve());
+        }),
+    );
+  }
+
+  current = {
+    watch: (ticketId) => send("watch", { ticket_id: ticketId }),
+    unwatch: (ticketId) => send("unwatch", { ticket_id: ticketId }),
+    emit: send,
+    close: () => {
+      window.removeEventListener("offline", goneOffline);
+      window.removeEventListener("online", backOnline);
+      socket.disconnect();
+      current = null;
+    },
   };
+  return current;
+}
+
+/** Join a ticket's room (no-op while signed out). */
+export function watchTicket(ticketId) {
+  if (current) current.watch(ticketId);
+}
+
+export function unwatchTicket(ticketId) {
+  if (current) current.unwatch(ticketId);
+}
+
+/** Send a message on the socket if it is connected. */
+export function emitLive(name, data) {
+  if (current) current.emit(name, data);
 }

@@ -1,26 +1,54 @@
-// The page: sign-in form, or the header, the live list and the open ticket side by side.
+// The page: sign-in form, or the header, the live queue and the open ticket side by side, with
+// the keyboard, the dialogs and the toasts over them.
 import { render } from "/static/vendor/preact.js";
 import { boot, signOut } from "./actions.js";
+import { openOverlay } from "./commands.js";
 import { ChannelHealth } from "./health.js";
 import { html } from "./html.js";
 import { t } from "./i18n.js";
+import { keyHint, listenToKeys } from "./keys.js";
 import { Login } from "./login.js";
+import { Overlays } from "./pickers.js";
 import { Queue } from "./queue.js";
+import { canSeeReports, closeReports, openReports, ReportsView, reportsShown } from "./reports.js";
+import { SettingsMenu } from "./settings.js";
 import { subscribe, update } from "./store.js";
 import { TicketPane } from "./ticket.js";
+import { Toasts } from "./toasts.js";
 
-// Relative ages ("5 min ago") move on without any event.
-const CLOCK_MS = 30_000;
+// Relative ages ("5 min ago") and SLA countdowns move on without any event.
+const CLOCK_MS = 15_000;
+
+// Managers and admins switch between the inbox and the reports; agents see no switch.
+function ViewSwitch({ state }) {
+  if (!canSeeReports(state.user)) return null;
+  const onReports = reportsShown(state);
+  return html`
+    <nav class="views" aria-label=${t("reports.title")}>
+      <button type="button" class=${onReports ? "view-tab" : "view-tab is-current"}
+        aria-pressed=${onReports ? "false" : "true"} data-testid="open-inbox"
+        onClick=${closeReports}>${t("reports.nav.inbox")}</button>
+      <button type="button" class=${onReports ? "view-tab is-current" : "view-tab"}
+        aria-pressed=${onReports ? "true" : "false"} data-testid="open-reports"
+        onClick=${() => onReports || openReports()}>${t("reports.nav.reports")}</button>
+    </nav>
+  `;
+}
 
 function Header({ state }) {
   return html`
     <header class="top">
       <span class="brand">${t("app.title")}</span>
+      <${ViewSwitch} state=${state} />
       <span class=${state.online ? "live is-on" : "live is-off"} data-testid="live-status">
         ${state.online ? t("live.on") : t("live.off")}
       </span>
       <span class="spacer"></span>
+      <button type="button" class="quiet" data-testid="open-palette"
+        onClick=${() => openOverlay("palette")}>
+        ${t("palette.button")} <kbd>${keyHint("palette")}</kbd></button>
       <${ChannelHealth} state=${state} />
+      <${SettingsMenu} user=${state.user} />
       <span class="me" data-testid="user-name">${state.user.name}</span>
       <button type="button" class="quiet" data-testid="sign-out" onClick=${signOut}>
         ${t("header.signOut")}
@@ -32,13 +60,18 @@ function Header({ state }) {
 function App({ state }) {
   if (state.booting) return html`<p class="booting">${t("app.loading")}</p>`;
   if (!state.user) return html`<${Login} state=${state} />`;
+  // The inbox stays mounted (hidden) behind the reports, so a reply being typed survives.
+  const onReports = reportsShown(state);
   return html`
     <div class="shell">
       <${Header} state=${state} />
-      <div class="workspace">
+      <div class="workspace" hidden=${onReports}>
         <${Queue} state=${state} />
         <${TicketPane} state=${state} />
       </div>
+      ${onReports && html`<${ReportsView} state=${state} />`}
+      <${Overlays} state=${state} />
+      <${Toasts} toasts=${state.toasts} />
     </div>
   `;
 }
@@ -46,4 +79,5 @@ function App({ state }) {
 const root = document.getElementById("app");
 subscribe((state) => render(html`<${App} state=${state} />`, root));
 setInterval(() => update({ now: Date.now() }), CLOCK_MS);
+listenToKeys();
 boot();

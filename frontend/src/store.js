@@ -1,6 +1,6 @@
 // The page's state in one object: changed through `update`, which schedules one re-render.
+import { emptyFilters, rowMatches } from "./views.js";
 
-const LISTED = new Set(["open", "pending"]);
 const FLASH_MS = 1600;
 const listeners = new Set();
 let scheduled = false;
@@ -16,17 +16,37 @@ export function initialState() {
     online: false,
     users: {},
     channels: {},
-    rows: new Map(), // the listed tickets (open and pending), by id
+    // the queue: the current view's tickets by id, in pages; `rowsVersion` moves on any change
+    view: "team",
+    filters: emptyFilters(),
+    sort: "urgency",
+    grouped: true,
+    rows: new Map(),
+    rowsVersion: 0,
     nextCursor: null,
+    listLoading: false,
     loadingMore: false,
     listError: null,
     flashing: new Set(),
+    knownTags: new Set(),
+    cursorKey: null, // the keyboard cursor in the queue: "t:<ticket id>" or "g:<post>"
+    cursorAt: 0,
+    bulk: new Set(), // tickets selected with `x`
+    // the open ticket
     selectedId: null,
+    pinned: null, // {id, row}: the open ticket keeps its place while the person works on it
     detail: null,
     detailError: null,
+    itemId: null, // the inbound message that h, # and f act on (default: the latest)
+    canned: { ticketId: null, list: [] },
     sending: false,
     replyError: null,
+    collision: null, // {ticketId, text, items}: a teammate replied while this one was written
     actionError: null,
+    // around
+    overlay: null, // {type: "help" | "palette" | "snooze" | "tags" | "priority" | "assign"…}
+    toasts: [],
+    presence: new Map(), // ticket id -> Map(user id -> {name, state, at})
     now: Date.now(),
   };
 }
@@ -47,19 +67,52 @@ export function subscribe(listener) {
   listener(state);
 }
 
-/** Apply fresh ticket rows: newer versions win, closed and snoozed ones leave the list. */
-export function mergeRows(rows, { flash = false } = {}) {
+/** Start the list afresh (a new view, filter or sort). */
+export function clearRows() {
+  state.rows = new Map();
+  state.bulk = new Set();
+  state.rowsVersion += 1;
+}
+
+/**
+ * Apply fresh ticket rows: newer versions win; rows that left the view leave the list. Rows
+ * of a page the server chose for this view (`fromQuery`) belong to it by definition.
+ */
+export function mergeRows(rows, { flash = false, fromQuery = false } = {}) {
   for (const row of rows) {
     const known = state.rows.get(row.id);
     if (known && known.version > row.version) continue;
-    if (LISTED.has(row.status)) state.rows.set(row.id, row);
-    else state.rows.delete(row.id);
+    for (const tag of row.tags || []) state.knownTags.add(tag);
+    // The open ticket stays listed while it is worked on (taken in "unassigned", say).
+    const beingRead = !!known && state.selectedId === row.id;
+    const belongs = fromQuery || beingRead || rowMatches(row, state, !!known);
+    // The person's own changes do not move the open ticket; a new message from outside does.
+    const pin = state.pinned;
+    if (pin && pin.id === row.id && pin.row.last_inbound_at !== row.last_inbound_at) pin.row = row;
+    if (belongs) state.rows.set(row.id, row);
+    else {
+      state.rows.delete(row.id);
+      state.bulk.delete(row.id);
+    }
     if (state.detail && state.detail.id === row.id && row.version >= state.detail.version) {
       state.detail = { ...state.detail, ...row };
     }
-    if (flash && LISTED.has(row.status)) highlight(row.id);
+    if (flash && belongs) highlight(row.id);
   }
+  state.rowsVersion += 1;
   update();
+}
+
+/** A ticket no longer open goes if it no longer belongs to the view; the open one keeps its place. */
+export function settleRows(previousId, openId) {
+  const row = previousId != null && state.rows.get(previousId);
+  if (row && !rowMatches(row, state, true)) {
+    state.rows.delete(previousId);
+    state.bulk.delete(previousId);
+  }
+  const listed = openId != null ? state.rows.get(openId) : null;
+  state.pinned = listed ? { id: openId, row: listed } : null;
+  state.rowsVersion += 1;
 }
 
 function highlight(ticketId) {
@@ -70,14 +123,15 @@ function highlight(ticketId) {
   }, FLASH_MS);
 }
 
-/** The listed tickets as the server orders them: latest activity first. */
-export function sortedRows() {
-  return [...state.rows.values()].sort(
-    (a, b) => Date.parse(b.last_activity_at) - Date.parse(a.last_activity_at) || b.id - a.id,
-  );
+/** A ticket's freshest row, listed or open. */
+export function rowOf(ticketId) {
+  const listed = state.rows.get(ticketId);
+  const open = state.detail && state.detail.id === ticketId ? state.detail : null;
+  if (listed && open) return listed.version >= open.version ? listed : open;
+  return listed || open || null;
 }
 
-/** The name to show for an assignee id. */
+/** The name to show for a user id. */
 export function personName(userId) {
   if (userId == null) return null;
   const user = state.users[userId] || (state.user && state.user.id === userId ? state.user : null);

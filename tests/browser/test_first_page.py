@@ -106,6 +106,8 @@ def test_wrong_password_shows_the_api_error_then_the_right_one_shows_the_list(pa
 
     rows = page.get_by_test_id("ticket-row")
     expect(rows).to_have_count(3)
+    # the queue sorts by urgency by default; latest activity is one choice away
+    page.get_by_test_id("queue-sort").select_option("activity")
     expect(rows.nth(0)).to_contain_text("Emily Clarke")
     expect(rows.nth(1)).to_contain_text("Hugo Petit")
     expect(rows.nth(1)).to_contain_text("ma commande 4412")
@@ -117,6 +119,7 @@ def test_new_tickets_and_items_arrive_live(page, site, trouble):
     signed_in(page, site)
     rows = page.get_by_test_id("ticket-row")
     expect(rows).to_have_count(3)
+    page.get_by_test_id("queue-sort").select_option("activity")
 
     site.ingest(make_item("d2", "dm", thread_id="conv-2", author=person("zoe", "Zoé Bonnet")))
     expect(rows).to_have_count(4, timeout=LIVE_WAIT_MS)
@@ -169,6 +172,7 @@ def test_hostile_names_and_bodies_stay_text(page, site, trouble):
         make_item("x1", "dm", author=person("evil", HOSTILE_NAME), body=HOSTILE_BODY),
     )
     signed_in(page, site)
+    page.get_by_test_id("queue-sort").select_option("activity")
     row = page.get_by_test_id("ticket-row").nth(0)
     expect(row).to_contain_text(HOSTILE_NAME)
     expect(row).to_contain_text(HOSTILE_BODY)
