@@ -46,7 +46,14 @@ BUILTIN = (
 )
 
 
+_loaded = False
+
+
 def _load_builtin() -> None:
     """Import every built-in connector module once; registration happens on import."""
+    global _loaded
+    if _loaded:
+        return
     for name in BUILTIN:
         importlib.import_module(f"connectors.{name}")
+    _loaded = True

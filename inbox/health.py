@@ -123,14 +123,3 @@ def check_silence(now: datetime | None = None) -> list[int]:
             mark_health(channel.id, "ok", None)
             changed.append(channel.id)
     return changed
-
-
-def wake(channel_id: int) -> None:
-    """Items arrived on a channel: a `silent` flag no longer holds."""
-    from inbox.channels import mark_health
-
-    s = db.session()
-    health = s.scalar(sa.select(Channel.health).where(Channel.id == channel_id))
-    s.commit()  # end this session's transaction: mark_health writes in its own
-    if health == "silent":
-        mark_health(channel_id, "ok", None)

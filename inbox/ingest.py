@@ -29,6 +29,7 @@ class IngestResult:
     unchanged: int = 0
     tickets_created: int = 0
     cursor_saved: bool = False
+    channel_health: str = "ok"  # as read in the batch's transaction (no second query)
     events: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -67,6 +68,7 @@ def ingest_batch(
             sa.select(Channel).where(Channel.id == channel_id).with_for_update()
         ).scalar_one()
         result = _ingest(s, channel, _dedupe(items))
+        result.channel_health = channel.health
         if cursor is not KEEP_CURSOR and (
             cursor_from is KEEP_CURSOR or _as_json(cursor_from) == channel.cursor
         ):

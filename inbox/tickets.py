@@ -292,9 +292,10 @@ def wake_snoozed(now: datetime | None = None) -> int:
             )
         )
         rows = []
+        rules = sla.Rules.load(s)  # once for the batch
         for ticket in due:
             values = {"status": "open", "snoozed_until": None}
-            values |= sla.on_change(s, ticket, values, now)
+            values |= sla.on_change(s, ticket, values, now, rules)
             for key, value in values.items():
                 setattr(ticket, key, value)
             ticket.version += 1

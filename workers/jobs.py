@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from connectors.base import NormalizedItem
-from inbox import health, hooks, ingest, outbox, polling, sla, tickets
+from inbox import db, health, hooks, ingest, outbox, polling, sla, tickets
+from inbox.channels import mark_health
 
 
 def poll_due_channels() -> int:
@@ -19,10 +20,11 @@ def poll_channel(channel_id: int) -> int:
 def ingest_webhook(channel_id: int, payload: dict) -> int:
     """Ingest items a webhook delivered (already verified and validated by the route)."""
     items = [NormalizedItem.from_dict(raw) for raw in payload["items"]]
-    created = ingest.ingest_batch(channel_id, items).created
-    if created:
-        health.wake(channel_id)
-    return created
+    result = ingest.ingest_batch(channel_id, items)
+    if result.created and result.channel_health == "silent":  # items again: no longer silent
+        db.session().commit()  # publishing read through this session; mark_health writes apart
+        mark_health(channel_id, "ok", None)
+    return result.created
 
 
 def send_outbox(outbox_id: int) -> str:

@@ -145,3 +145,15 @@ def test_cli_lists_types_and_refuses_bad_config(app):
         env=env,
     )
     assert bad.exit_code == 2 and "config.secret" in bad.output
+
+
+def test_a_push_wakes_a_silent_webhook_channel(app, world):
+    from inbox.channels import mark_health
+    from tests.inbox.test_hooks import item, post
+
+    channel = world.channel()
+    mark_health(channel.id, "silent", "no new message for 2 hours")
+    assert post(app, channel.id, {"items": [item("w-new")]}).status_code == 202
+    with db.transaction() as s:
+        assert s.get(Channel, channel.id).health == "ok"
+    assert health_events(channel.id)[-1]["health"] == "ok"
