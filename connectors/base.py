@@ -62,6 +62,7 @@ class AuthorSchema(Schema):
     id = fields.String(required=True, validate=validate.Length(1, 255))
     handle = fields.String(load_default=None, validate=validate.Length(max=255))
     name = fields.String(load_default=None, validate=validate.Length(max=255))
+    followers = fields.Integer(load_default=None, validate=validate.Range(min=0))
 
 
 class ItemSchema(Schema):
@@ -90,6 +91,7 @@ class Author:
     id: str
     handle: str | None = None
     name: str | None = None
+    followers: int | None = None  # where the platform says how many follow this account
 
 
 @dataclass(frozen=True)

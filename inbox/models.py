@@ -16,7 +16,8 @@ STATUSES = ("open", "pending", "snoozed", "closed")
 PRIORITIES = ("low", "normal", "high", "urgent")
 ITEM_KINDS = ("comment", "dm", "mention", "quote", "repost", "review", "email", "reply", "note")
 OUTBOX_ACTIONS = ("reply", "hide", "unhide", "delete", "like")
-OUTBOX_STATES = ("queued", "sending", "sent", "failed", "cancelled")
+OUTBOX_STATES = ("approval", "queued", "sending", "sent", "failed", "cancelled")
+SENTIMENTS = ("negative", "neutral", "positive")
 CHANNEL_HEALTH = ("ok", "error", "needs_reconnection")
 
 JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
@@ -76,6 +77,10 @@ class Contact(Base):
     __tablename__ = "contacts"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(200), default="")
+    # lists moderation rules can test: a VIP's message is never auto-hidden by accident,
+    # a blocked author's is
+    vip: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    blocked: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -133,6 +138,12 @@ class Ticket(Base):
     resolution_seconds: Mapped[float | None]
     resolution_business_seconds: Mapped[float | None]
     resolution_breached: Mapped[bool] = mapped_column(default=False)
+    # the newest inbound item's analysis (inbox/analysis.py), for the row and the filters
+    sentiment: Mapped[str | None] = mapped_column(sa.String(8))
+    language: Mapped[str | None] = mapped_column(sa.String(8))
+    # near-duplicates (inbox/clusters.py) and bad-buzz incidents (inbox/buzz.py)
+    cluster_id: Mapped[int | None] = mapped_column(BigId, index=True)
+    incident_id: Mapped[int | None] = mapped_column(sa.ForeignKey("incidents.id"), index=True)
 
     __table_args__ = (
         sa.Index("ix_tickets_thread", "channel_id", "thread_key", "id"),
@@ -229,6 +240,11 @@ class Item(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     edited_at: Mapped[datetime | None]
+    language: Mapped[str | None] = mapped_column(sa.String(8))
+    sentiment: Mapped[str | None] = mapped_column(sa.String(8))
+    sentiment_score: Mapped[float | None]
+    sentiment_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))  # corrected
+    followers: Mapped[int | None]  # the author's audience, where the platform gives it
 
     __table_args__ = (
         sa.UniqueConstraint("channel_id", "external_id"),
@@ -269,6 +285,9 @@ class Outbox(Base):
     # the undo window: public actions wait until then, and can be cancelled before
     send_after: Mapped[datetime | None]
     sla_response_id: Mapped[int | None] = mapped_column(BigId)
+    # automation and crisis mode: the rule that queued it; who approved a held reply
+    rule_id: Mapped[int | None] = mapped_column(sa.ForeignKey("moderation_rules.id"))
+    approved_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
 
 
 class CannedReply(Base):
@@ -300,3 +319,108 @@ class Event(Base):
         sa.Index("ix_events_team", "team_id", "id"),
         sa.Index("ix_events_ticket", "ticket_id", "id"),
     )
+
+
+class ModerationRule(Base):
+    """Conditions on an inbound item and the actions taken when they all hold (inbox/rules.py).
+
+    Rules run in `position` order inside ingest; one with `stop` ends the chain when it fires.
+    A rule is created disabled: a dry run over past items comes first, enabling is a step.
+    """
+
+    __tablename__ = "moderation_rules"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    position: Mapped[int] = mapped_column(default=100)
+    enabled: Mapped[bool] = mapped_column(default=False)
+    stop: Mapped[bool] = mapped_column(default=False)
+    conditions: Mapped[list] = mapped_column(JSONType, default=list)
+    actions: Mapped[list] = mapped_column(JSONType, default=list)
+    created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    version: Mapped[int] = mapped_column(default=1)
+
+
+class RuleHit(Base):
+    """One action a rule took on one item: the audit line and, for hides and closes, the
+    review queue entry a CM can restore."""
+
+    __tablename__ = "rule_hits"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    rule_id: Mapped[int] = mapped_column(sa.ForeignKey("moderation_rules.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("items.id"))
+    ticket_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("tickets.id"), index=True)
+    team_id: Mapped[int] = mapped_column(sa.ForeignKey("teams.id"))
+    action: Mapped[str] = mapped_column(sa.String(16))
+    outbox_id: Mapped[int | None] = mapped_column(BigId)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    restored_at: Mapped[datetime | None]
+    restored_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+
+    __table_args__ = (sa.Index("ix_rule_hits_review", "team_id", "restored_at", "id"),)
+
+
+class Cluster(Base):
+    """Near-identical inbound items (a copy-paste raid, one question asked 200 times).
+
+    `signature` is the first item's MinHash; `bands` rows let a new item find it by index.
+    """
+
+    __tablename__ = "clusters"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    team_id: Mapped[int] = mapped_column(sa.ForeignKey("teams.id"))
+    signature: Mapped[list] = mapped_column(JSONType)
+    sample: Mapped[str] = mapped_column(sa.String(300), default="")
+    size: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ClusterBand(Base):
+    """One locality-sensitive hash band of a cluster's signature (banded MinHash lookup)."""
+
+    __tablename__ = "cluster_bands"
+    team_id: Mapped[int] = mapped_column(sa.ForeignKey("teams.id"), primary_key=True)
+    band: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    cluster_id: Mapped[int] = mapped_column(
+        BigId, sa.ForeignKey("clusters.id", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Incident(Base):
+    """A spike of inbound (and negative) items on one post, channel or watched keyword."""
+
+    __tablename__ = "incidents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(sa.ForeignKey("teams.id"), index=True)
+    channel_id: Mapped[int | None] = mapped_column(sa.ForeignKey("channels.id"))
+    scope: Mapped[str] = mapped_column(sa.String(16))  # post | channel | keyword
+    key: Mapped[str] = mapped_column(sa.String(255))
+    status: Mapped[str] = mapped_column(sa.String(16), default="open")  # open | resolved
+    started_at: Mapped[datetime]
+    detected_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None]
+    window_count: Mapped[int] = mapped_column(default=0)
+    baseline_rate: Mapped[float] = mapped_column(default=0.0)  # items per window, usually
+    negative_share: Mapped[float] = mapped_column(default=0.0)
+    usual_negative_share: Mapped[float] = mapped_column(default=0.0)
+    crisis: Mapped[bool] = mapped_column(default=False)
+    crisis_since: Mapped[datetime | None]
+    crisis_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    crisis_policy_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sla_policies.id"))
+    holding_replies: Mapped[list] = mapped_column(JSONType, default=list)
+
+    __table_args__ = (sa.Index("ix_incidents_open", "status", "scope", "key"),)
+
+
+class WatchedKeyword(Base):
+    """A term whose mentions bad-buzz detection follows across channels."""
+
+    __tablename__ = "watched_keywords"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(sa.ForeignKey("teams.id"))
+    term: Mapped[str] = mapped_column(sa.String(120))
+
+    __table_args__ = (sa.UniqueConstraint("team_id", "term"),)
