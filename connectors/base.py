@@ -11,6 +11,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 INBOUND_KINDS = ("comment", "dm", "mention", "quote", "repost", "review", "email", "reply")
 MAX_BODY_CHARS = 20_000
+POST_TEXT_CHARS = 2_000  # enough to recognise the post; its page has the rest
 
 
 class ConnectorError(Exception):
@@ -84,6 +85,8 @@ class ItemSchema(Schema):
     rating = fields.Integer(load_default=None, validate=validate.Range(1, 5))
     url = fields.Url(load_default=None, schemes={"http", "https"})
     outbound = fields.Boolean(load_default=False)
+    post_text = fields.String(load_default=None, validate=validate.Length(max=POST_TEXT_CHARS))
+    post_url = fields.Url(load_default=None, schemes={"http", "https"})
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,9 @@ class NormalizedItem:
     rating: int | None = None
     url: str | None = None
     outbound: bool = False
+    # the post (video, photo, tweet) a comment or reply answers, as the platform shows it
+    post_text: str | None = None
+    post_url: str | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> NormalizedItem:

@@ -205,6 +205,16 @@ REVIEWS: dict[int, dict[str, list[str]]] = {
     },
 }
 
+# the brand's posts that comments and reposts answer (post-<n> reads BRAND_POSTS[n % 6])
+BRAND_POSTS = [
+    "Nouvelle collection automne : le trench Odéon revient en trois couleurs 🍂",
+    "Les soldes commencent demain à 10 h, en boutique et en ligne !",
+    "Behind the scenes at our Paris atelier ✨ Which piece should we make next?",
+    "Concours 🎁 Gagnez la robe Capucine de votre choix : dites-nous votre couleur préférée !",
+    "Le pull Alba est de retour en écru et en bleu nuit. Vous l'attendiez ?",
+    "Meet the Céleste bag: hand-stitched in our atelier, made to last.",
+]
+
 KINDS = ["comment", "dm", "mention", "review", "repost"]
 KIND_WEIGHTS = [34, 22, 14, 12, 8]
 TONES = ["question", "complaint", "praise", "spam"]
@@ -314,6 +324,10 @@ def _build(seed: int, seq: int, rng: random.Random, head: _Head, at: datetime) -
                     break
         url = f"{SITE}/{item['post_id']}?comment={seq}" if rng.random() < 0.5 else None
     body = template.format(brand=BRAND, **slots)
+    if item["post_id"]:
+        number = int(item["post_id"].removeprefix("post-"))
+        item["post_text"] = BRAND_POSTS[number % len(BRAND_POSTS)]
+        item["post_url"] = f"{SITE}/{item['post_id']}"
     return NormalizedItem(
         external_id=external_id,
         kind=head.kind,

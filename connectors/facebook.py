@@ -19,6 +19,9 @@ Pull, one Graph call per `pull`:
    top-level comment (`parent.id`, else its own id), `post_id` the post. The Page's own comments
    are outbound echoes. The one-second overlap plus the watermark's boundary ids make the result
    exact whether Graph reads `since` as inclusive or exclusive. [V] edge and params, [P] `since`.
+   Each comment carries the post it answers (`post_text` = the post's `message`, `post_url` =
+   its `permalink_url`), read from the feed call of step 1 and kept in the comments task: no
+   call of its own.
 3. `GET /{page-id}/conversations?platform=messenger&fields=id,updated_time,messages{...}` and,
    for long conversations, `GET /{conversation-id}/messages` — kind `dm`, thread = the
    conversation id, the Page's own messages are outbound echoes. [V] edges, [P] ordering.
@@ -26,6 +29,8 @@ Pull, one Graph call per `pull`:
 Push (`object=page`): `entry[].changes[]` with `field=feed` (`item=comment` → comment; `item`
 status/post/photo/video by someone else → visitor post; verbs `add` and `edited`; removals,
 hides and reactions are ignored) and `entry[].messaging[]` for Messenger (see `connectors.meta`).
+A pushed comment gets the `post.permalink_url` the change value carries as its `post_url`; the
+value has no post text, so `post_text` waits for none (no call is made while parsing).
 The Page `mention` field (the Page tagged elsewhere) is not handled.
 
 Write:
@@ -62,6 +67,7 @@ from connectors.meta import (
     require_keys,
     who,
 )
+from connectors.text import post_excerpt, web_link
 
 POST_ITEMS = ("status", "post", "photo", "video")
 COMMENT_FIELDS = "id,message,created_time,from{id,name},parent{id},permalink_url"
@@ -133,7 +139,7 @@ class FacebookConnector(GraphConnector):
                 items.append(self.visitor_post(post, author))
             active = post.get("updated_time") or post["created_time"]
             if not wm or epoch(active) >= wm["ts"]:
-                follow.append({"t": "comments", "id": str(post["id"])})
+                follow.append({"t": "comments", "id": str(post["id"])} | about(post))
         return items, follow, page
 
     def comments_task(self, task, wm):
@@ -147,13 +153,14 @@ class FacebookConnector(GraphConnector):
             params["since"] = wm["ts"] - 1
         body, page = self.fetch(self.path(task["id"], "comments"), params, task)
         items = [
-            self.comment(c, task["id"])
+            self.comment(c, task)
             for c in body.get("data", [])
             if isinstance(c, dict) and c.get("id") and c.get("created_time")
         ]
         return items, [], page if self.may_hold_new(items, wm) else None
 
-    def comment(self, node: dict[str, Any], post_id: str) -> NormalizedItem:
+    def comment(self, node: dict[str, Any], task: dict[str, Any]) -> NormalizedItem:
+        """A comment read by a comments task; the task names its post and carries what it says."""
         parent = (
             (node.get("parent") or {}).get("id") if isinstance(node.get("parent"), dict) else None
         )
@@ -165,10 +172,12 @@ class FacebookConnector(GraphConnector):
             created_at=parse_time(node["created_time"]),
             body=clip(node.get("message")),
             thread_id=str(parent or node["id"]),
-            post_id=post_id,
+            post_id=task["id"],
             parent_id=str(parent) if parent else None,
             url=node.get("permalink_url") or None,
             outbound=author.id == self.page_id,
+            post_text=task.get("text"),
+            post_url=task.get("url"),
         )
 
     def visitor_post(self, post: dict[str, Any], author) -> NormalizedItem:
@@ -220,6 +229,7 @@ class FacebookConnector(GraphConnector):
             ]
         parent = value.get("parent_id")
         top = not parent or parent == post_id
+        post = value.get("post") if isinstance(value.get("post"), dict) else {}
         return [
             NormalizedItem(
                 external_id=value["comment_id"],
@@ -232,6 +242,7 @@ class FacebookConnector(GraphConnector):
                 parent_id=None if top else str(parent),
                 edited_at=edited,
                 outbound=author.id == self.page_id,
+                post_url=web_link(post.get("permalink_url")),
             )
         ]
 
@@ -273,3 +284,9 @@ class FacebookConnector(GraphConnector):
         answer = self.json_of(response)
         if isinstance(answer, dict) and answer.get("success") is False:
             raise NotAllowed(f"Facebook did not {action} this item.")
+
+
+def about(post: dict[str, Any]) -> dict[str, str]:
+    """What a comments task keeps of its post for the comments: text and link, when present."""
+    found = {"text": post_excerpt(post.get("message")), "url": web_link(post.get("permalink_url"))}
+    return {key: value for key, value in found.items() if value}

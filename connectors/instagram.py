@@ -15,6 +15,8 @@ Pull, one Graph call per `pull`:
    and the items are filtered by the watermark (newest `timestamp` seen plus the ids at that
    second); ingest dedupes by id anyway. Thread = the top-level comment id, `post_id` = the
    media id, `url` = the media permalink. Our own replies (`from.id` = the account) are echoes.
+   The post a comment answers (`post_text` = the media `caption`, `post_url` = its
+   `permalink`) comes from the media call of step 1, kept in the comments task.
 3. `GET /{ig-user-id}/tags` — media in which other accounts tag ours → kind `mention`
    (`external_id = thread_id = post_id =` the media id; the author is the media's `username`,
    the only author field such media expose). Assumed newest first [P]: paging stops at a page
@@ -26,7 +28,10 @@ Push (`object=instagram`): `changes[]` fields `comments` (→ comment, dated by 
 value carries no time) and `mentions` (`{media_id, comment_id?}`, ids only: the mentioned
 comment or caption is fetched with `GET /{ig-user-id}?fields=mentioned_comment.comment_id(..)`
 or `mentioned_media.media_id(..)`, one call per mention, and becomes a `mention` threaded on the
-media), and `messaging[]` (or a `messages` change) for DMs. Other fields are ignored.
+media; a comment mention asks, in the same call, for `media{caption,permalink}`, the other
+account's post it was written under [P: Graph field expansion on the IG Comment `media` field]),
+and `messaging[]` (or a `messages` change) for DMs. Other fields are ignored. A pushed comment
+carries only the media id: its `post_text` and `post_url` stay empty (no call while parsing).
 
 Write:
 - reply to a comment: `POST /{top-level-comment-id}/replies` `message=` (Instagram threads
@@ -62,12 +67,14 @@ from connectors.meta import (
     require_keys,
     who,
 )
+from connectors.text import post_excerpt, web_link
 
 log = logging.getLogger(__name__)
 
 COMMENT_FIELDS = "id,text,timestamp,username,from,parent_id,hidden"
 MEDIA_FIELDS = "id,caption,permalink,timestamp,comments_count"
 TAG_FIELDS = "id,caption,timestamp,username,permalink"
+MENTIONED_MEDIA_FIELDS = "id,caption,permalink"
 
 
 class InstagramConfig(GraphConfig):
@@ -154,7 +161,7 @@ class InstagramConnector(GraphConnector):
             if media.get("comments_count") == 0:
                 continue
             step = {"t": "comments", "id": str(media["id"]), "media": str(media["id"])}
-            follow.append(step | ({"url": media["permalink"]} if media.get("permalink") else {}))
+            follow.append(step | about(media))
         if seen >= self.media_count:
             page = None
         return [], follow, (page | {"n": seen}) if page else None
@@ -169,18 +176,18 @@ class InstagramConnector(GraphConnector):
         body, page = self.fetch(path, {"fields": fields_, "limit": self.limit}, task)
         items, follow = [], []
         parent = task["id"] if task["t"] == "replies" else None
+        post = {k: task[k] for k in ("media", "url", "text") if task.get(k)}
         for node in body.get("data", []):
             if not isinstance(node, dict) or not node.get("id") or not node.get("timestamp"):
                 continue
-            items.append(self.comment(node, task["media"], task.get("url"), parent))
+            items.append(self.comment(node, post, parent))
             replies = node.get("replies") if isinstance(node.get("replies"), dict) else {}
             for reply in replies.get("data", []):
                 if isinstance(reply, dict) and reply.get("id") and reply.get("timestamp"):
-                    items.append(self.comment(reply, task["media"], task.get("url"), node["id"]))
+                    items.append(self.comment(reply, post, node["id"]))
             more = next_page(replies) if replies else None
             if more:
-                step = {"t": "replies", "id": str(node["id"]), "media": task["media"]}
-                follow.append(step | ({"url": task["url"]} if task.get("url") else {}) | more)
+                follow.append({"t": "replies", "id": str(node["id"])} | post | more)
         return items, follow, page
 
     def tags_task(self, task, wm):
@@ -203,8 +210,9 @@ class InstagramConnector(GraphConnector):
         return items, [], page if self.may_hold_new(items, wm) else None
 
     def comment(
-        self, node: dict[str, Any], media: str, url: str | None, parent: str | None
+        self, node: dict[str, Any], post: dict[str, str], parent: str | None
     ) -> NormalizedItem:
+        """A comment under our media; `post` is what the task knows of it (media, url, text)."""
         parent = parent or node.get("parent_id") or None
         if isinstance(node.get("from"), dict) and node["from"].get("id"):
             username = node["from"].get("username") or node.get("username")
@@ -218,10 +226,12 @@ class InstagramConnector(GraphConnector):
             created_at=parse_time(node["timestamp"]),
             body=clip(node.get("text")),
             thread_id=str(parent or node["id"]),
-            post_id=media,
+            post_id=post["media"],
             parent_id=str(parent) if parent else None,
-            url=url,
+            url=post.get("url"),
             outbound=author.id in self.own_ids,
+            post_text=post.get("text"),
+            post_url=post.get("url"),
         )
 
     # -- webhooks ---------------------------------------------------------------------------
@@ -261,7 +271,10 @@ class InstagramConnector(GraphConnector):
     def mentioned(self, media_id: str, comment_id: str | None, when: datetime):
         """Fetch what a `mentions` notification points at (it carries ids only)."""
         if comment_id:
-            spec = f"mentioned_comment.comment_id({comment_id}){{id,text,timestamp,username}}"
+            spec = (
+                f"mentioned_comment.comment_id({comment_id})"
+                f"{{id,text,timestamp,username,media{{{MENTIONED_MEDIA_FIELDS}}}}}"
+            )
             key, text_key, external = "mentioned_comment", "text", comment_id
         else:
             spec = f"mentioned_media.media_id({media_id}){{id,caption,timestamp,username}}"
@@ -278,6 +291,7 @@ class InstagramConnector(GraphConnector):
             created = parse_time(node.get("timestamp"))
         except ValueError:
             created = when
+        post = about(node["media"]) if isinstance(node.get("media"), dict) else {}
         return NormalizedItem(
             external_id=external,
             kind="mention",
@@ -286,6 +300,8 @@ class InstagramConnector(GraphConnector):
             body=clip(node.get(text_key)),
             thread_id=media_id,
             post_id=media_id,
+            post_text=post.get("text"),
+            post_url=post.get("url"),
         )
 
     # -- write ------------------------------------------------------------------------------
@@ -332,3 +348,9 @@ class InstagramConnector(GraphConnector):
         answer = self.json_of(response)
         if isinstance(answer, dict) and answer.get("success") is False:
             raise NotAllowed(f"Instagram did not {action} this comment.")
+
+
+def about(media: dict[str, Any]) -> dict[str, str]:
+    """What comments keep of the media they answer: its caption and permalink, when present."""
+    found = {"text": post_excerpt(media.get("caption")), "url": web_link(media.get("permalink"))}
+    return {key: value for key, value in found.items() if value}

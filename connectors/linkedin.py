@@ -7,7 +7,10 @@ The contract is not in the shared reference; what we read, and how sure we are
   organization's comments needs `r_organization_social` / `w_organization_social` and a page
   role (learn.microsoft.com …/community-management/shares/comments-api).
 - [P] posts: `GET /rest/posts?q=author&author={org urn}&count&start&sortBy=CREATED` →
-  `elements[].id` (`urn:li:share:…` or `urn:li:ugcPost:…`), `paging {start, count, total}`.
+  `elements[].id` (`urn:li:share:…` or `urn:li:ugcPost:…`), `elements[].commentary` (the
+  post's text in LinkedIn's "little" format: `{hashtag|\\#|word}`, `@[Name](urn:li:…)`,
+  reserved characters escaped with `\\`; [V] learn.microsoft.com …/shares/little-text-format),
+  `paging {start, count, total}`.
 - [P] comments: `GET /rest/socialActions/{URL-encoded urn}/comments?start&count` on a post
   (first-level comments) or on a comment URN (the replies under it); elements carry `$URN`
   (`urn:li:comment:(…,id)`), `id`, `actor`, `object`, `message.text`, `created.time` (ms),
@@ -27,10 +30,14 @@ The contract is not in the shared reference; what we read, and how sure we are
 
 Pull: a sync lists the `max_posts` newest posts, then reads every page of comments of each
 post and of each comment that has replies; comments newer than the watermark are reported.
+Each comment carries its post: `post_text` = the commentary read in the post listing, as plain
+text, kept in the cursor for the sync; `post_url` = `https://www.linkedin.com/feed/update/<post
+urn>/`, the address LinkedIn shows a post at [P: no permalink field in the Posts API].
 """
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -53,6 +60,7 @@ from connectors.base import (
     Transient,
 )
 from connectors.http import HttpConnector, api_base_field, error_text, retry_after_seconds
+from connectors.text import post_excerpt, web_link
 from connectors.watermark import close_sync
 
 API_BASE = "https://api.linkedin.com"
@@ -60,6 +68,26 @@ API_VERSION = "202609"
 PAGE = 50
 OVERLAP_MS = 600_000  # created.time re-read each sync, so a slow walk leaves no gap
 FALLBACK_WAIT = 300.0
+FEED_URL = "https://www.linkedin.com/feed/update/"
+LITTLE = re.compile(
+    r"\{hashtag\|\\?#\|((?:\\.|[^\\}])*)\}"  # {hashtag|\#|word}
+    r"|@\[((?:\\.|[^\\\]])*)\]\(urn:li:[^)\s]*\)"  # @[Name](urn:li:…)
+    r"|\\(.)"  # an escaped reserved character
+)
+
+
+def plain_text(little: str) -> str:
+    """Commentary in LinkedIn's little format as the post reads: #word, Name, no escapes."""
+
+    def one(found: re.Match) -> str:
+        hashtag, mention, escaped = found.groups()
+        if hashtag is not None:
+            return "#" + re.sub(r"\\(.)", r"\1", hashtag)
+        if mention is not None:
+            return re.sub(r"\\(.)", r"\1", mention)
+        return escaped
+
+    return LITTLE.sub(one, little)
 
 
 def encode(urn: str) -> str:
@@ -163,6 +191,7 @@ class LinkedInConnector(HttpConnector):
             "queue": [],
             "start": 0,
             "found": {},
+            "about": {},
         }
         items: list[NormalizedItem] = []
         if sync["listing"]:
@@ -185,7 +214,13 @@ class LinkedInConnector(HttpConnector):
                 "count": min(PAGE, limit),
             },
         )
-        posts = [p["id"] for p in page.get("elements") or []][: limit - sync["posts"]]
+        elements = (page.get("elements") or [])[: limit - sync["posts"]]
+        posts = [p["id"] for p in elements]
+        for post in elements:  # what a comment shows of its post
+            commentary = post.get("commentary")
+            text = post_excerpt(plain_text(commentary)) if isinstance(commentary, str) else None
+            if text:
+                sync["about"][post["id"]] = text
         # a queue entry: [object whose comments we list, post urn, thread urn or None]
         sync["queue"] += [[urn, urn, None] for urn in posts]
         sync["posts"] += len(posts)
@@ -212,16 +247,19 @@ class LinkedInConnector(HttpConnector):
             if urn in state["seen"] or urn in sync["found"]:
                 continue
             sync["found"][urn] = created
-            items.append(self._item(element, urn, post, thread))
+            items.append(self._item(element, urn, post, thread, sync["about"].get(post)))
         sync["start"] += len(elements)
         if not elements or not _has_more(page, sync["start"]):
             sync["queue"].pop(0)
             sync["start"] = 0
+            if all(entry[1] != post for entry in sync["queue"]):
+                sync["about"].pop(post, None)  # its comments are read: the cursor needs it no more
         return items
 
     def _item(
-        self, element: dict[str, Any], urn: str, post: str, thread: str | None
+        self, element: dict[str, Any], urn: str, post: str, thread: str | None, text: str | None
     ) -> NormalizedItem:
+        """A comment under `post`, whose text (`text`) the post listing gave."""
         created = int(element["created"]["time"])
         modified = int((element.get("lastModified") or {}).get("time") or created)
         parent = element.get("parentComment") or thread
@@ -237,6 +275,8 @@ class LinkedInConnector(HttpConnector):
             thread_id=parent or urn,  # LinkedIn nests replies one level under a comment
             parent_id=parent,
             outbound=actor == self.organization,
+            post_text=text,
+            post_url=web_link(f"{FEED_URL}{post}/"),
         )
 
     # -- writes -----------------------------------------------------------------------------
@@ -303,7 +343,8 @@ def _has_more(page: dict[str, Any], read: int) -> bool:
 
 def _load_state(cursor: Any) -> dict[str, Any]:
     """The cursor: watermark (`since`, ms), URNs already reported at or after it, and the sync
-    in progress (posts listed, queue of posts and comments to read, comments found)."""
+    in progress (posts listed and their text, queue of posts and comments to read, comments
+    found)."""
     if not isinstance(cursor, dict):
         return {"since": None, "seen": {}, "sync": None}
     sync = cursor.get("sync")
@@ -311,6 +352,7 @@ def _load_state(cursor: Any) -> dict[str, Any]:
         sync = dict(sync) | {
             "queue": [list(entry) for entry in sync["queue"]],
             "found": dict(sync["found"]),
+            "about": dict(sync.get("about") or {}),
         }
     return {"since": cursor.get("since"), "seen": dict(cursor.get("seen") or {}), "sync": sync}
 

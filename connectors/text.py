@@ -1,14 +1,27 @@
-"""Plain text out of platform HTML (Mastodon statuses, feed summaries).
+"""Plain text out of platform HTML (Mastodon statuses, feed summaries), and the post excerpt.
 
 Platforms send some text as HTML. The inbox shows text, always escaped, never markup: this keeps
 what a person would read (line breaks of paragraphs and `<br>`, list bullets, decoded entities)
 and drops the rest, including the text inside scripts, styles and frames.
+
+`post_excerpt` and `web_link` shape what an item says about the post it answers
+(`NormalizedItem.post_text`, `post_url`): the platform's text cut to `POST_TEXT_CHARS`, and a
+link only when it is an absolute http(s) URL that fits the inbox's column, so an odd value from
+a platform never makes an item invalid.
 """
 
 from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
+from typing import Any
+
+from marshmallow import ValidationError, validate
+
+from connectors.base import POST_TEXT_CHARS
+
+MAX_LINK_CHARS = 1000  # the inbox keeps post links in a 1000-character column
+_LINK = validate.URL(schemes={"http", "https"})
 
 _SKIP = {"script", "style", "template", "noscript", "iframe", "svg", "math", "head", "title"}
 _PARAGRAPH = {"p", "blockquote", "pre", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "table"}
@@ -93,3 +106,20 @@ def html_to_text(html: str | None) -> str:
     text = re.sub(r"[ \t]*\n[ \t]*", "\n", text)
     text = re.sub(r"\n{3,}", "\n\n", text)
     return text.strip()
+
+
+def post_excerpt(text: Any) -> str | None:
+    """The text of the post an item answers, cut to what items carry; None when there is none."""
+    if not isinstance(text, str):
+        return None
+    return text.strip()[:POST_TEXT_CHARS].strip() or None
+
+
+def web_link(url: Any) -> str | None:
+    """An absolute http(s) link the inbox can keep and show, or None."""
+    if not isinstance(url, str) or not url or len(url) > MAX_LINK_CHARS:
+        return None
+    try:
+        return _LINK(url)
+    except ValidationError:
+        return None

@@ -7,7 +7,9 @@ The contract is not in the shared reference; what we read, and how sure we are
   is an error, usually with HTTP 200 (sns-sdks/python-tiktok `business_account_api.py`).
 - [P] `GET business/get/?business_id&fields=[...]` → `data.username`, `data.display_name`.
 - [P] `GET business/video/list/?business_id&fields&cursor&max_count` (max 20) →
-  `data.videos[].item_id`, `data.cursor`, `data.has_more`; newest first [U].
+  `data.videos[]` with the `fields` asked (a JSON list: `item_id`, `create_time`, `caption`,
+  `share_url`, … per python-tiktok's `BusinessVideo`), `data.cursor`, `data.has_more`; newest
+  first [U].
 - [P] `GET business/comment/list/?business_id&video_id&include_replies&status&sort_field=
   create_time&sort_order=desc&cursor&max_count` (max 30) → `data.comments[]` with
   `comment_id`, `video_id`, `unique_identifier`, `username`, `display_name` [U], `text`,
@@ -28,6 +30,8 @@ The contract is not in the shared reference; what we read, and how sure we are
 
 Pull: a sync lists the `max_videos` newest videos, then pages each video's comments newest
 first, stopping at the watermark (create_time, with an overlap and the ids already reported).
+Each comment carries the video it answers: `post_text` = the video's `caption`, `post_url` =
+its `share_url`, both asked in the video listing and kept in the cursor for the sync.
 """
 
 from __future__ import annotations
@@ -55,12 +59,14 @@ from connectors.base import (
     Transient,
 )
 from connectors.http import HttpConnector, api_base_field, retry_after_seconds
+from connectors.text import post_excerpt, web_link
 from connectors.watermark import close_sync
 
 API_BASE = "https://business-api.tiktok.com"
 PREFIX = "open_api/v1.3/business/"
 VIDEO_PAGE = 20
 COMMENT_PAGE = 30
+VIDEO_FIELDS = ["item_id", "create_time", "caption", "share_url"]
 MAX_REPLY_CHARS = 150
 OVERLAP = 600  # seconds of create_time re-read each sync, so a slow walk leaves no gap
 FALLBACK_WAIT = 60.0
@@ -182,6 +188,7 @@ class TikTokConnector(HttpConnector):
             "index": 0,
             "comment_cursor": None,
             "found": {},
+            "posts": {},
         }
         if sync["listing"]:
             self._list_videos(sync)
@@ -195,15 +202,20 @@ class TikTokConnector(HttpConnector):
     def _list_videos(self, sync: dict[str, Any]) -> None:
         params: dict[str, Any] = {
             "business_id": self.config["business_id"],
-            "fields": json.dumps(["item_id", "create_time"]),
+            "fields": json.dumps(VIDEO_FIELDS),
             "max_count": VIDEO_PAGE,
         }
         if sync["video_cursor"] is not None:
             params["cursor"] = sync["video_cursor"]
         data = self.api("GET", "video/list/", params=params)
         limit = self.config.get("max_videos", 20)
-        videos = [str(v["item_id"]) for v in data.get("videos") or []]
+        listed = data.get("videos") or []
+        videos = [str(v["item_id"]) for v in listed]
         sync["videos"] += videos[: limit - len(sync["videos"])]
+        for video in listed:  # what a comment shows of its video: [caption, link]
+            if str(video["item_id"]) in sync["videos"]:
+                about = [post_excerpt(video.get("caption")), web_link(video.get("share_url"))]
+                sync["posts"][str(video["item_id"])] = about
         more = bool(data.get("has_more") and videos) and len(sync["videos"]) < limit
         sync["video_cursor"] = data.get("cursor") if more else None
         sync["listing"] = more and data.get("cursor") is not None
@@ -232,17 +244,22 @@ class TikTokConnector(HttpConnector):
             if comment_id in state["seen"] or comment_id in sync["found"]:
                 continue
             sync["found"][comment_id] = created
-            items.append(self._item(comment, video_id))
+            items.append(self._item(comment, video_id, sync["posts"].get(video_id)))
         more = data.get("has_more") and data.get("comments") and data.get("cursor") is not None
         if more and not reached_old:
             sync["comment_cursor"] = data["cursor"]
         else:
             sync["index"] += 1
             sync["comment_cursor"] = None
+            sync["posts"].pop(video_id, None)  # read to the end: the cursor needs it no more
         return items
 
-    def _item(self, comment: dict[str, Any], video_id: str) -> NormalizedItem:
+    def _item(
+        self, comment: dict[str, Any], video_id: str, video: list[str | None] | None
+    ) -> NormalizedItem:
+        """A comment; `video` is the [caption, share link] of the video it is under."""
         comment_id = str(comment["comment_id"])
+        caption, link = video or (None, None)
         parent = str(comment["parent_comment_id"]) if comment.get("parent_comment_id") else None
         username = comment.get("username")
         return NormalizedItem(
@@ -259,6 +276,8 @@ class TikTokConnector(HttpConnector):
             thread_id=parent or comment_id,  # TikTok threads are one level deep
             parent_id=parent,
             outbound=bool(comment.get("owner")),
+            post_text=caption,
+            post_url=link,
         )
 
     # -- writes -----------------------------------------------------------------------------
@@ -325,12 +344,16 @@ def _flatten(comments: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _load_state(cursor: Any) -> dict[str, Any]:
     """The cursor: watermark (`since`, Unix s), ids already reported at or after it, and the
-    sync in progress (videos to visit, page cursors, comments found so far)."""
+    sync in progress (videos to visit and what they show, page cursors, comments found)."""
     if not isinstance(cursor, dict):
         return {"since": None, "seen": {}, "sync": None}
     sync = cursor.get("sync")
     if sync is not None:
-        sync = dict(sync) | {"videos": list(sync["videos"]), "found": dict(sync["found"])}
+        sync = dict(sync) | {
+            "videos": list(sync["videos"]),
+            "found": dict(sync["found"]),
+            "posts": dict(sync.get("posts") or {}),
+        }
     return {"since": cursor.get("since"), "seen": dict(cursor.get("seen") or {}), "sync": sync}
 
 

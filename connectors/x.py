@@ -31,6 +31,11 @@ Contract (platform-apis.md §1; xdevplatform/xdk OpenAPI v2.167 and xdevplatform
   `outbound` echoes. An edited post keeps the id of its first version (`edit_history_tweet_ids`)
   so the edit updates the item; `edited_at` is set then. Field names of spec v2.167
   (`referenced_posts`, `includes.posts`, `note_post`, `edit_history_post_ids`) are read too.
+  The post an item answers (`post_text`, `post_url`): the `replied_to` post of a reply (else
+  the `quoted` one), our post a quote quotes or a repost reposts. Every feed asks for it with
+  `expansions=referenced_tweets.id,referenced_tweets.id.author_id` and reads it from
+  `includes.tweets` (text, or `note_tweet.text` for a long post) and `includes.users` (the
+  username that builds `https://x.com/<username>/status/<id>`) [V]: no call of its own.
 - Account Activity webhooks [V]: CRC `GET ?crc_token=` answered with `{"response_token":
   "sha256=" + base64(HMAC-SHA256(consumer_secret, crc_token))}`; each POST carries
   `x-twitter-webhooks-signature: sha256=<base64 HMAC-SHA256(consumer_secret, raw body)>`. Bodies
@@ -38,7 +43,10 @@ Contract (platform-apis.md §1; xdevplatform/xdk OpenAPI v2.167 and xdevplatform
   Freshness: the newest event's `timestamp_ms` / `created_timestamp` must be within `tolerance`
   seconds (so X's replay jobs of older events are refused too). v1.1 posts carry no
   `conversation_id`: replies are resolved with one `GET /2/tweets?ids=` lookup (3 s, no retry;
-  their parent stands in if X does not answer). A v1.1 DM has no conversation id: the one-to-one
+  their parent stands in if X does not answer), which also expands `referenced_tweets.id` for
+  the text of the posts they answer. A quote or a repost carries its post (`quoted_status`,
+  `retweeted_status`); a reply names its parent's author (`in_reply_to_screen_name`), which
+  builds the parent's link. A v1.1 DM has no conversation id: the one-to-one
   id `"<smaller id>-<larger id>"` is built, as X builds it [V]. Events for another subscribed
   account (`for_user_id`) are ignored.
 - Write [V]: reply `POST /2/tweets {"text", "reply": {"in_reply_to_tweet_id"}}` → 201
@@ -101,6 +109,7 @@ from connectors.base import (
     WebhookRejected,
 )
 from connectors.http import HttpConnector, api_base_field, seconds_until_epoch
+from connectors.text import post_excerpt, web_link
 
 SIGNATURE_HEADER = "x-twitter-webhooks-signature"
 SNOWFLAKE_EPOCH_MS = 1288834974657
@@ -108,7 +117,7 @@ TWEET_FIELDS = (
     "id,text,author_id,created_at,conversation_id,in_reply_to_user_id,referenced_tweets,"
     "entities,edit_history_tweet_ids,note_tweet,public_metrics"
 )
-USER_FIELDS = "id,name,username"
+USER_FIELDS = "id,name,username,public_metrics"  # followers, for moderation rules
 DM_FIELDS = "id,text,event_type,created_at,dm_conversation_id,sender_id,participant_ids"
 MENTIONS_PAGE = 100  # 5–100
 DMS_PAGE = 100  # 1–100
@@ -120,6 +129,7 @@ LOOKUP_TIMEOUT = 3.0  # the webhook's conversation lookup: X waits for our answe
 MAX_EVENTS = 500
 DIGITS = re.compile(r"^[0-9]{1,19}$")
 MENTIONS, DMS, ENGAGEMENT, WATCH = "mentions", "dms", "engagement", "watch"
+EXPANSIONS = "author_id,referenced_tweets.id,referenced_tweets.id.author_id"
 PERMISSION_PROBLEMS = ("/client-forbidden", "/unsupported-authentication")
 NOT_ALLOWED_HINTS = (
     "duplicate content",
@@ -465,7 +475,7 @@ class XConnector(HttpConnector):
         params: dict[str, Any] = {
             "max_results": MENTIONS_PAGE,
             "tweet.fields": TWEET_FIELDS,
-            "expansions": "author_id,referenced_tweets.id,referenced_tweets.id.author_id",
+            "expansions": EXPANSIONS,
             "user.fields": USER_FIELDS,
         }
         if mark:
@@ -544,7 +554,7 @@ class XConnector(HttpConnector):
         params: dict[str, Any] = {
             "max_results": ENGAGEMENT_PAGE,
             "tweet.fields": TWEET_FIELDS,
-            "expansions": "author_id,referenced_tweets.id",
+            "expansions": EXPANSIONS,
             "user.fields": USER_FIELDS,
         }
         page, token = self._page(f"2/tweets/{post_id}/{what}", params, run)
@@ -576,7 +586,7 @@ class XConnector(HttpConnector):
             "query": self.config["watch_query"].strip(),
             "max_results": SEARCH_PAGE,
             "tweet.fields": TWEET_FIELDS,
-            "expansions": "author_id,referenced_tweets.id,referenced_tweets.id.author_id",
+            "expansions": EXPANSIONS,
             "user.fields": USER_FIELDS,
         }
         if mark and not run.get("unbounded"):
@@ -675,6 +685,8 @@ class XConnector(HttpConnector):
             return None
         user = context.users.get(author_id, {})
         username = user.get("username")
+        answered = post_id if kind in ("quote", "repost") else parent or refs.get("quoted")
+        post_text, post_url = context.post(answered)
         return NormalizedItem(
             external_id=external_id,
             kind=kind,
@@ -682,6 +694,7 @@ class XConnector(HttpConnector):
                 id=author_id,
                 handle=f"@{username}"[:255] if username else None,
                 name=str(user.get("name") or username or author_id)[:255],
+                followers=_followers(user.get("public_metrics")),
             ),
             created_at=created,
             edited_at=edited_at,
@@ -691,6 +704,8 @@ class XConnector(HttpConnector):
             parent_id=parent,
             url=f"https://x.com/{username}/status/{tweet_id}" if username else None,
             outbound=author_id == self.me,
+            post_text=post_text,
+            post_url=post_url,
         )
 
     def _dm_item(self, event: Mapping, users: Mapping[str, Mapping]) -> NormalizedItem | None:
@@ -816,12 +831,12 @@ class XConnector(HttpConnector):
         if errors:
             raise BadPayload("invalid X events", errors)
 
-        roots = self._roots(
+        roots, parents = self._reply_context(
             [str(t["id_str"]) for t in tweets if t.get("in_reply_to_status_id_str")]
         )
         items = []
         for tweet in tweets:
-            item = self._legacy_tweet_item(tweet, roots)
+            item = self._legacy_tweet_item(tweet, roots, parents)
             if item is not None:
                 items.append(item)
         for event in dms:
@@ -830,28 +845,41 @@ class XConnector(HttpConnector):
                 items.append(item)
         return items
 
-    def _roots(self, tweet_ids: list[str]) -> dict[str, str]:
-        """Conversation roots of replies (v1.1 has none): one short lookup, no retry."""
+    def _reply_context(self, tweet_ids: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+        """Conversation roots of replies (v1.1 has none) and the text of the posts they answer:
+        one short lookup, no retry; ({reply id: root id}, {parent id: text})."""
         ids = list(dict.fromkeys(i for i in tweet_ids if i))[:100]
         if not ids:
-            return {}
+            return {}, {}
+        params = {
+            "ids": ",".join(ids),
+            "tweet.fields": "conversation_id",
+            "expansions": "referenced_tweets.id",
+        }
         try:
             response = self.http.get(
                 self.url("2/tweets"),
-                params={"ids": ",".join(ids), "tweet.fields": "conversation_id"},
+                params=params,
                 headers=self.auth_headers(),
                 timeout=LOOKUP_TIMEOUT,
             )
-            data = response.json().get("data") if response.status_code == 200 else None
+            page = response.json() if response.status_code == 200 else None
+            context = _Context(page, self.me) if isinstance(page, Mapping) else None
         except (requests.RequestException, ValueError, AttributeError, ConnectorError):
-            return {}
-        return {
+            context = None
+        if context is None:
+            return {}, {}
+        roots = {
             str(t["id"]): str(t["conversation_id"])
-            for t in data or []
+            for t in page.get("data") or []
             if isinstance(t, Mapping) and t.get("id") and t.get("conversation_id")
         }
+        parents = {key: text for key in context.tweets if (text := context.post(key)[0])}
+        return roots, parents
 
-    def _legacy_tweet_item(self, tweet: Mapping, roots: Mapping[str, str]) -> NormalizedItem | None:
+    def _legacy_tweet_item(
+        self, tweet: Mapping, roots: Mapping[str, str], parents: Mapping[str, str]
+    ) -> NormalizedItem | None:
         tweet_id = str(tweet["id_str"])
         user = tweet["user"]
         author_id = str(user["id_str"])
@@ -883,6 +911,7 @@ class XConnector(HttpConnector):
         created = _event_time(tweet) or snowflake_time(tweet_id)
         if created is None:
             return None
+        post_text, post_url = _legacy_answered(tweet, kind, parents)
         handle = user.get("screen_name")
         return NormalizedItem(
             external_id=tweet_id,
@@ -891,6 +920,7 @@ class XConnector(HttpConnector):
                 id=author_id,
                 handle=f"@{handle}"[:255] if handle else None,
                 name=str(user.get("name") or handle or author_id)[:255],
+                followers=_followers(user),
             ),
             created_at=created,
             body=text[:MAX_BODY_CHARS],
@@ -899,6 +929,8 @@ class XConnector(HttpConnector):
             parent_id=parent,
             url=f"https://x.com/{handle}/status/{tweet_id}" if handle else None,
             outbound=author_id == self.me,
+            post_text=post_text,
+            post_url=post_url,
         )
 
     def _legacy_dm_item(self, event: Mapping, users: Mapping) -> NormalizedItem | None:
@@ -917,6 +949,7 @@ class XConnector(HttpConnector):
                 id=sender,
                 handle=f"@{handle}"[:255] if handle else None,
                 name=str(user.get("name") or handle or sender)[:255],
+                followers=_followers(user),
             ),
             created_at=_ms_time(event["created_timestamp"]) or datetime.now(UTC),
             body=str(data.get("text") or "")[:MAX_BODY_CHARS],
@@ -1025,11 +1058,50 @@ class _Context:
         tweet = self.tweets.get(tweet_id or "")
         return str(tweet["author_id"]) if tweet and tweet.get("author_id") else None
 
+    def post(self, tweet_id: str | None) -> tuple[str | None, str | None]:
+        """The text and link of an expanded post, as far as the page's includes tell."""
+        tweet = self.tweets.get(tweet_id or "")
+        if tweet is None:
+            return None, None
+        note = _either(tweet, "note_tweet", "note_post") or {}
+        text = html.unescape(str(note.get("text") or tweet.get("text") or ""))
+        username = self.users.get(str(tweet.get("author_id")), {}).get("username")
+        link = f"https://x.com/{username}/status/{tweet_id}" if username else None
+        return post_excerpt(text), web_link(link)
+
 
 def one_to_one(a: str, b: str) -> str:
     """X's id of the one-to-one DM conversation between two accounts."""
     low, high = sorted((str(a), str(b)), key=_id_key)
     return f"{low}-{high}"
+
+
+def _legacy_post(tweet: Any) -> tuple[str | None, str | None]:
+    """The text and link of a v1.1 post carried inside another (quoted or reposted)."""
+    if not isinstance(tweet, Mapping):
+        return None, None
+    extended = tweet.get("extended_tweet")
+    full = extended.get("full_text") if isinstance(extended, Mapping) else None
+    text = html.unescape(str(full or tweet.get("full_text") or tweet.get("text") or ""))
+    user = tweet.get("user") if isinstance(tweet.get("user"), Mapping) else {}
+    tweet_id, handle = tweet.get("id_str"), user.get("screen_name")
+    link = f"https://x.com/{handle}/status/{tweet_id}" if handle and tweet_id else None
+    return post_excerpt(text), web_link(link)
+
+
+def _legacy_answered(
+    tweet: Mapping, kind: str, parents: Mapping[str, str]
+) -> tuple[str | None, str | None]:
+    """The text and link of the post a v1.1 post answers, as far as the delivery tells:
+    the post a repost or quote carries, else the parent of a reply (its text from the
+    conversation lookup), else a post it quotes."""
+    carried = tweet.get("retweeted_status") or tweet.get("quoted_status")
+    parent = tweet.get("in_reply_to_status_id_str")
+    if kind in ("repost", "quote") or not parent:
+        return _legacy_post(carried)
+    screen_name = tweet.get("in_reply_to_screen_name")
+    link = f"https://x.com/{screen_name}/status/{parent}" if screen_name else None
+    return parents.get(str(parent)), web_link(link)
 
 
 def _legacy_user_id(tweet: Mapping) -> str | None:
@@ -1091,3 +1163,11 @@ def _check_legacy_dm(event: Any, where: str) -> dict[str, list[str]]:
     if not isinstance(data, Mapping) or not isinstance(data.get("text"), str):
         errors[f"{where}.message_create.message_data.text"] = ["required"]
     return errors
+
+
+def _followers(metrics: Any) -> int | None:
+    """`followers_count` of a v2 `public_metrics` or a v1.1 user object, when present."""
+    if not isinstance(metrics, Mapping):
+        return None
+    value = metrics.get("followers_count")
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None

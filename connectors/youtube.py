@@ -11,6 +11,12 @@ most recently active threads by id (one call) and fetches the replies of any thr
 `WATCH_MAX` threads are not seen; nor are comments approved from "held for review" later
 (their `publishedAt` is older than the watermark).
 
+The video a comment answers: `post_url` is its watch page (`https://www.youtube.com/watch?v=`),
+`post_text` its title. Threads carry only the `videoId`, so titles come from `videos.list`
+(`part=snippet`, `id=` up to 50 ids, 1 quota unit) [V], asked once per page of threads (and
+per re-read or replies page, for the videos it adds) for the videos not yet known in this sync;
+the titles are kept in the cursor until the sync ends, so no video is asked twice per sync.
+
 Not offered: delete (only the author may delete a comment; others' are hidden instead), like
 (no API), "hold for review" and "ban author" (`heldForReview`, `banAuthor=true`): they are not
 in the inbox's action set (hide, unhide, delete, like), so `moderate` cannot express them.
@@ -18,6 +24,7 @@ in the inbox's action set (hide, unhide, delete, like), so `moderate` cannot exp
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,9 +42,14 @@ from connectors.base import (
 )
 from connectors.google import GoogleConfig, GoogleConnector, Sweep, iso, parse_time
 from connectors.http import api_base_field
+from connectors.text import post_excerpt
 
 THREADS = "youtube/v3/commentThreads"
 COMMENTS = "youtube/v3/comments"
+VIDEOS = "youtube/v3/videos"
+VIDEO_BATCH = 50  # ids per videos.list call
+MAX_TITLES = 200  # video titles a sync keeps in its cursor
+WATCH_URL = "https://www.youtube.com/watch?v="
 PAGE_SIZE = 100
 WATCH_MAX = 50  # threads re-read for new replies each sync (one call: `id` takes a list)
 HIDE = {"hide": "rejected", "unhide": "published"}
@@ -84,7 +96,8 @@ class YouTubeConnector(GoogleConnector):
         handle = f" ({snippet['customUrl']})" if snippet.get("customUrl") else ""
         return f"Connected to the YouTube channel {name}{handle}"
 
-    # -- pull: one call per step: threads pages, one re-read of watched threads, reply pages --
+    # -- pull: one list call per step (threads pages, one re-read of watched threads, reply
+    # -- pages), plus one videos.list when the step hands out comments on videos not yet known
 
     def pull(self, cursor: Any) -> Batch:
         sweep = Sweep(cursor)
@@ -93,12 +106,14 @@ class YouTubeConnector(GoogleConnector):
             "queue": list(sweep.extra.get("queue") or []),
             "watch": dict(sweep.extra.get("watch") or {}),
             "checked": list(sweep.extra.get("checked") or []),
+            "titles": dict(sweep.extra.get("titles") or {}),
         }
         items: list[NormalizedItem] = []
         if state["step"] not in STEPS:
             state["step"] = "threads"
         step = getattr(self, f"_step_{state['step']}")(sweep, state, items)
         state["checked"] = [key for key in state["checked"] if key in state["watch"]]
+        state["titles"] = dict(list(state["titles"].items())[-MAX_TITLES:])
         if step == "done":
             sweep.finish()
             return Batch(items, sweep.cursor(watch=state["watch"]), more=False)
@@ -113,12 +128,15 @@ class YouTubeConnector(GoogleConnector):
             "textFormat": "plainText",
         }
         data = self.get_page(THREADS, params, "pageToken", sweep.page)
-        for thread in data.get("items") or []:
-            if sweep.is_older(_activity(thread)):
-                sweep.page = None
-                return self._after_threads(state)
+        listed = data.get("items") or []
+        fresh = list(itertools.takewhile(lambda t: not sweep.is_older(_activity(t)), listed))
+        self._learn_titles(_videos_with_news(fresh, sweep), state)
+        for thread in fresh:
             self._take(thread, sweep, state, items)
             state["checked"].append(thread["id"])
+        if len(fresh) < len(listed):
+            sweep.page = None
+            return self._after_threads(state)
         sweep.page = data.get("nextPageToken")
         return "threads" if sweep.page else self._after_threads(state)
 
@@ -136,12 +154,16 @@ class YouTubeConnector(GoogleConnector):
             return self._after_recheck(state)
         params = {"part": "snippet,replies", "id": ",".join(ids), "textFormat": "plainText"}
         found = {t["id"]: t for t in self.get_json(THREADS, params=params).get("items") or []}
+        grown = []
         for thread_id in ids:
             thread = found.get(thread_id)
             if thread is None:  # hidden or deleted since
                 state["watch"].pop(thread_id, None)
             elif thread["snippet"].get("totalReplyCount", 0) != state["watch"][thread_id][0]:
-                self._take(thread, sweep, state, items)
+                grown.append(thread)
+        self._learn_titles(_videos_with_news(grown, sweep), state)
+        for thread in grown:
+            self._take(thread, sweep, state, items)
         return self._after_recheck(state)
 
     def _step_replies(self, sweep: Sweep, state: dict, items: list) -> str:
@@ -153,8 +175,10 @@ class YouTubeConnector(GoogleConnector):
             )
         except NotAllowed:  # the thread went away between the listing and now
             data = {}
+        if _any_new(data.get("items") or [], sweep):
+            self._learn_titles([video_id], state)
         for comment in data.get("items") or []:
-            self._emit(comment, video_id, thread_id, sweep, items)
+            self._emit(comment, video_id, thread_id, sweep, state, items)
         sweep.page = data.get("nextPageToken")
         if not sweep.page:
             state["queue"].pop(0)
@@ -164,7 +188,7 @@ class YouTubeConnector(GoogleConnector):
         """Hand out a thread's new comments; queue its replies when the embedded ones fall short."""
         snippet = thread["snippet"]
         video_id = snippet.get("videoId")
-        self._emit(snippet["topLevelComment"], video_id, thread["id"], sweep, items)
+        self._emit(snippet["topLevelComment"], video_id, thread["id"], sweep, state, items)
         embedded = (thread.get("replies") or {}).get("comments") or []
         count = snippet.get("totalReplyCount", 0)
         if count > len(embedded):
@@ -172,20 +196,39 @@ class YouTubeConnector(GoogleConnector):
                 state["queue"].append([thread["id"], video_id])
         else:
             for comment in embedded:
-                self._emit(comment, video_id, thread["id"], sweep, items)
+                self._emit(comment, video_id, thread["id"], sweep, state, items)
         watch = state["watch"]
         watch[thread["id"]] = [count, iso(_activity(thread))]
         if len(watch) > WATCH_MAX:
             newest = sorted(watch, key=lambda key: watch[key][1], reverse=True)[:WATCH_MAX]
             state["watch"] = {key: watch[key] for key in newest}
 
-    def _emit(self, comment: dict, video_id, thread_id: str, sweep: Sweep, items: list) -> None:
+    def _learn_titles(self, video_ids: list, state: dict) -> None:
+        """Read the titles of the videos this sync does not know yet, 50 ids per call."""
+        titles = state["titles"]
+        missing = list(dict.fromkeys(v for v in video_ids if v and v not in titles))
+        for start in range(0, len(missing), VIDEO_BATCH):
+            batch = missing[start : start + VIDEO_BATCH]
+            data = self.get_json(VIDEOS, params={"part": "snippet", "id": ",".join(batch)})
+            found = {
+                video.get("id"): (video.get("snippet") or {}).get("title")
+                for video in data.get("items") or []
+                if isinstance(video, dict)
+            }
+            for video_id in batch:  # "" remembers a private or deleted video
+                titles[video_id] = post_excerpt(found.get(video_id)) or ""
+
+    def _emit(
+        self, comment: dict, video_id, thread_id: str, sweep: Sweep, state: dict, items: list
+    ) -> None:
         published = parse_time(comment["snippet"]["publishedAt"])
         if sweep.is_new(published, comment["id"]):
-            items.append(self._item(comment, video_id, thread_id))
+            items.append(self._item(comment, video_id, thread_id, state["titles"]))
             sweep.note(published, comment["id"])
 
-    def _item(self, comment: dict, video_id: str | None, thread_id: str) -> NormalizedItem:
+    def _item(
+        self, comment: dict, video_id: str | None, thread_id: str, titles: dict[str, str]
+    ) -> NormalizedItem:
         s = comment["snippet"]
         video_id = video_id or s.get("videoId")
         name = s.get("authorDisplayName") or None
@@ -209,6 +252,8 @@ class YouTubeConnector(GoogleConnector):
             edited_at=updated if updated > published else None,
             url=url,
             outbound=author_id == self.channel_id,
+            post_text=titles.get(video_id or "") or None,
+            post_url=f"{WATCH_URL}{video_id}" if video_id else None,
         )
 
     # -- writes ---------------------------------------------------------------------------
@@ -232,11 +277,24 @@ class YouTubeConnector(GoogleConnector):
         self.call("POST", f"{COMMENTS}/setModerationStatus", params=params)
 
 
+def _comments_of(thread: dict) -> list[dict]:
+    """A thread's comments as listed: the top-level one and the embedded replies."""
+    embedded = (thread.get("replies") or {}).get("comments") or []
+    return [thread["snippet"]["topLevelComment"], *embedded]
+
+
 def _activity(thread: dict) -> Any:
     """The newest publishedAt in a thread as listed (top-level comment and embedded replies)."""
-    comments = [thread["snippet"]["topLevelComment"]]
-    comments += (thread.get("replies") or {}).get("comments") or []
-    return max(parse_time(c["snippet"]["publishedAt"]) for c in comments)
+    return max(parse_time(c["snippet"]["publishedAt"]) for c in _comments_of(thread))
+
+
+def _any_new(comments: list[dict], sweep: Sweep) -> bool:
+    return any(sweep.is_new(parse_time(c["snippet"]["publishedAt"]), c["id"]) for c in comments)
+
+
+def _videos_with_news(threads: list[dict], sweep: Sweep) -> list[str]:
+    """The videos of the threads that hold a comment this sync will hand out."""
+    return [t["snippet"].get("videoId") for t in threads if _any_new(_comments_of(t), sweep)]
 
 
 def _to_recheck(state: dict) -> list[str]:

@@ -5,7 +5,8 @@ DMs; the Instagram Login paths on the account node work too): the account
 (`?fields=id,username`, `mentioned_comment.comment_id(..){..}`, `mentioned_media.media_id(..)
 {..}`, `/media`, `/tags`, `POST /mentions`, `/conversations?platform=instagram`, `/messages`),
 media (`/comments` top-level with `replies{...}` inline, `POST /comments`), comments
-(`/replies`, `POST /replies`, `POST ?hide=`, `DELETE`). Lists are newest first with cursor
+(`/replies`, `POST /replies`, `POST ?hide=`, `DELETE`); a comment's `media` field expands like
+Graph's (`media{caption,permalink}`, else `{id}`). Lists are newest first with cursor
 paging. Rate limits answer error 80002 with `X-Business-Use-Case-Usage`; expired tokens 190/463.
 Instagram has no like endpoint for comments: `/likes` is an unknown path here, as there.
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 from connectors import demo
@@ -289,7 +291,7 @@ class InstagramSimulator(GraphSimulator):
             "parent_id": comment["parent_id"],
             "hidden": comment["hidden"],
             "like_count": 0,
-            "media": {"id": comment["media_id"]},
+            "media": self.media_node(self.media[comment["media_id"]]),
             "replies": None,
         }
         if comment["parent_id"] is None:
@@ -300,6 +302,10 @@ class InstagramSimulator(GraphSimulator):
                 "IGComment",
             )
         return full
+
+    def media_node(self, media: dict[str, Any]) -> Callable[[Field], dict[str, Any]]:
+        """A comment's `media` field: `{id}`, or the media fields asked as `media{...}`."""
+        return lambda f: pick(self.render_media(media), f.sub or [Field("id")], "IGMedia")
 
     def render_media(self, media: dict[str, Any]) -> dict[str, Any]:
         count = len([c for c in self.comments.values() if c["media_id"] == media["id"]])
@@ -462,7 +468,7 @@ class InstagramSimulator(GraphSimulator):
             "timestamp": fmt(found["created"]),
             "username": found["username"],
             "like_count": 0,
-            "media": {"id": found["media_id"]},
+            "media": self.media_node(self.others[found["media_id"]]),
         }
         return pick(full, f.sub or [Field("id")], "IGComment")
 

@@ -3,7 +3,8 @@
 Follows the shape the connector module documents (see its docstring for what is verified):
 versioned `/rest/` paths that need `LinkedIn-Version` and `X-Restli-Protocol-Version: 2.0.0`,
 URNs URL-encoded in paths, `start`/`count` paging with `paging.total`, first-level comments on
-a post and replies under a comment URN, Rest.li error bodies.
+a post and replies under a comment URN, Rest.li error bodies, post `commentary` in the "little"
+text format.
 
 Assumed [U]: comments are listed newest first; the 429 answer carries a `Retry-After` header;
 a URN left unencoded in a path is refused with 400.
@@ -24,12 +25,24 @@ from connectors.sandbox.base import Simulator
 ORG_ID = "10423856"
 ORG_URN = f"urn:li:organization:{ORG_ID}"
 MAX_COUNT = 100
-# (commentary, age in days) of the page's posts, newest first
+# (commentary, age in days) of the page's posts, newest first, in LinkedIn's "little" text
+# format as the Posts API returns it: hashtag templates, mentions, reserved characters escaped
 POSTS = [
-    ("Nous recrutons ! Rejoignez l'atelier Maison Lumière à Lyon. #recrutement #mode", 2),
-    ("Our Winter collection is live: designed in Paris, made in Portugal. #fashion", 6),
-    ("Retour sur notre engagement : 70 % de coton bio dans la collection. #RSE", 13),
-    ("Meet our new store team in Bordeaux 👋 #retail", 21),
+    (
+        "Nous recrutons \\(CDI\\) ! Rejoignez l'atelier Maison Lumière à Lyon. "
+        "{hashtag|\\#|recrutement} {hashtag|\\#|mode}",
+        2,
+    ),
+    (
+        "Our Winter collection is live: designed in Paris, made in Portugal. {hashtag|\\#|fashion}",
+        6,
+    ),
+    ("Retour sur notre engagement : 70 % de coton bio dans la collection. {hashtag|\\#|RSE}", 13),
+    (
+        "Meet our new store team in Bordeaux 👋 with "
+        f"@[Maison Lumière]({ORG_URN}) {{hashtag|\\#|retail}}",
+        21,
+    ),
 ]
 
 

@@ -3,7 +3,9 @@
 Follows the shape the connector module documents (see its docstring for what is verified):
 `Access-Token` header, `{"code", "message", "request_id", "data"}` envelopes answered with
 HTTP 200 even for errors, integer `cursor` + `has_more` paging, comment lists sorted by
-`create_time` with replies (one level deep) in the same list when `include_replies=true`.
+`create_time` with replies (one level deep) in the same list when `include_replies=true`, video
+lists that hold only the `fields` asked (a JSON list; `item_id` alone when none are asked, as in
+python-tiktok's documented answer).
 
 Assumed [U]: the 40100 rate-limit answer carries a standard `Retry-After` header.
 """
@@ -170,20 +172,31 @@ class TikTokSimulator(Simulator):
         page = self._page(MAX_VIDEOS)
         if page is None:
             return self._bad_parameter("max_count or cursor")
+        try:
+            wanted = json.loads(request.args.get("fields") or '["item_id"]')
+        except ValueError:
+            return self._bad_parameter("fields")
+        if not isinstance(wanted, list):
+            return self._bad_parameter("fields")
         start, size = page
         chunk = self.videos[start : start + size]
         end = start + len(chunk)
-        videos = [
-            {
-                "item_id": v["item_id"],
-                "create_time": v["create_time"],
-                "caption": v["caption"],
-                "share_url": f"https://www.tiktok.com/@{USERNAME}/video/{v['item_id']}",
-                "comments": sum(c["video_id"] == v["item_id"] for c in self.comments.values()),
-            }
-            for v in chunk
-        ]
+        videos = [{k: v for k, v in self.render_video(v).items() if k in wanted} for v in chunk]
         return envelope({"videos": videos, "cursor": end, "has_more": end < len(self.videos)})
+
+    def render_video(self, video: dict[str, Any]) -> dict[str, Any]:
+        """A video with every field the simulator knows; a listing keeps the ones asked."""
+        return {
+            "item_id": video["item_id"],
+            "create_time": video["create_time"],
+            "caption": video["caption"],
+            "share_url": self.share_url(video),
+            "comments": sum(c["video_id"] == video["item_id"] for c in self.comments.values()),
+        }
+
+    @staticmethod
+    def share_url(video: dict[str, Any]) -> str:
+        return f"https://www.tiktok.com/@{USERNAME}/video/{video['item_id']}"
 
     def _comment_list(self) -> Response:
         args = request.args

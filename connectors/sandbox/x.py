@@ -967,6 +967,13 @@ class XSimulator(Simulator):
             "verified": user_id == ME_ID,
             "created_at": "2012-03-08T10:00:00.000Z",
             "description": "Mode & maroquinerie, Paris" if user_id == ME_ID else "",
+            "public_metrics": {
+                "followers_count": self._followers(user_id),
+                "following_count": 180,
+                "tweet_count": 4_200,
+                "listed_count": 3,
+                "like_count": 900,
+            },
         }
         out |= {k: v for k, v in extra.items() if k in fields}
         return out
@@ -1041,6 +1048,11 @@ class XSimulator(Simulator):
                 users[user_id] = self._legacy_user(user_id)
         return {"for_user_id": ME_ID, "direct_message_events": events, "users": users}
 
+    @staticmethod
+    def _followers(user_id: str) -> int:
+        """A stable audience per account: ours is large, people's vary from tens to 50,000."""
+        return 18_250 if user_id == ME_ID else (int(user_id) * 7919) % 50_000
+
     def _legacy_user(self, user_id: str) -> dict[str, Any]:
         user = self.users[user_id]
         return {
@@ -1051,7 +1063,7 @@ class XSimulator(Simulator):
             "location": None,
             "protected": False,
             "verified": user_id == ME_ID,
-            "followers_count": 18_250 if user_id == ME_ID else 212,
+            "followers_count": self._followers(user_id),
             "created_at": "Thu Mar 08 10:00:00 +0000 2012",
         }
 

@@ -5,9 +5,12 @@ default 20, not allowed with `id`; `order=time`; `textFormat=html|plainText`; op
 `nextPageToken`, absent on the last page), `comments.list` (`parentId` or `id`),
 `comments.insert` (reply ids are `<parent id>.<suffix>`), `comments.setModerationStatus`
 (204; `banAuthor` only with `rejected`), `comments.delete` (own comments only),
-`channels.list?mine=true`. Choices where the docs are silent [U]: a new reply does not move its
-thread up; a thread embeds its first five published replies; `textOriginal` is returned only for
-the channel's own comments (the docs guarantee it only to the author).
+`channels.list?mine=true`, `videos.list` by `id` (a comma-separated list; `part` required,
+`snippet` rendered; `maxResults` not allowed with `id`; unknown ids are left out of `items`).
+Choices where the docs are silent [U]: a new reply does not move its thread up; a thread embeds
+its first five published replies; `textOriginal` is returned only for the channel's own comments
+(the docs guarantee it only to the author); more than 50 ids in one `videos.list` call are
+refused (400 `tooManyIds`), the usual limit of Google's list calls.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ VIDEOS = [
     ("H1jK6fG3dS0", "Soldes d'hiver : nos coups de cœur"),
 ]
 EMBEDDED_REPLIES = 5
+MAX_VIDEO_IDS = 50
 MAX_TEXT = 10_000
 NOT_FOUND = "The comment identified by the id parameter could not be found."
 
@@ -131,6 +135,7 @@ class YouTubeSimulator(GoogleSimulator):
 
     def routes(self, app: Flask) -> None:
         app.get("/youtube/v3/channels")(self._channels)
+        app.get("/youtube/v3/videos")(self._videos)
         app.get("/youtube/v3/commentThreads")(self._list_threads)
         app.get("/youtube/v3/comments")(self._list_comments)
         app.post("/youtube/v3/comments")(self._insert)
@@ -145,6 +150,42 @@ class YouTubeSimulator(GoogleSimulator):
         item["snippet"] = CHANNEL | {"description": "Mode parisienne", "publishedAt": _BORN}
         items = [item] if mine else []
         return ok({"kind": "youtube#channelListResponse", "pageInfo": _info(items), "items": items})
+
+    def _videos(self) -> Response:
+        args = request.args
+        parts = set((args.get("part") or "").split(","))
+        if not args.get("part"):
+            return error(400, "Required parameter: part", "required")
+        if not args.get("id"):
+            return error(400, "No filter selected.", "missingRequiredParameter")
+        if "maxResults" in args:
+            return error(400, "maxResults is not supported with id.", "incompatibleParameters")
+        wanted = args["id"].split(",")
+        if len(wanted) > MAX_VIDEO_IDS:
+            return error(400, f"At most {MAX_VIDEO_IDS} video ids per call.", "tooManyIds")
+        titles = dict(VIDEOS)
+        items = [
+            self._video_json(v, titles[v], parts) for v in dict.fromkeys(wanted) if v in titles
+        ]
+        body = {"kind": "youtube#videoListResponse", "etag": "vl-1"}
+        return ok(body | {"pageInfo": _info(items), "items": items})
+
+    def _video_json(self, video_id: str, title: str, parts: set[str]) -> dict:
+        out: dict[str, Any] = {"kind": "youtube#video", "etag": "v-1", "id": video_id}
+        if "snippet" in parts:
+            out["snippet"] = {
+                "publishedAt": _BORN,
+                "channelId": CHANNEL_ID,
+                "title": title,
+                "description": f"{title}\n\nMaison Lumière, mode parisienne.",
+                "thumbnails": {
+                    "default": {"url": f"https://i.ytimg.com/vi/{video_id}/default.jpg"}
+                },
+                "channelTitle": CHANNEL["title"],
+                "categoryId": "26",
+                "liveBroadcastContent": "none",
+            }
+        return out  # other parts (statistics, status, …) are not simulated
 
     def _list_threads(self) -> Response:
         args = request.args

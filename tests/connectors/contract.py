@@ -8,6 +8,9 @@ A connector's test module subclasses the suites that apply and names its type:
     class TestMastodonWebhook(WebhookContract):  # platforms that push
         type = "mastodon"
 
+Platforms whose comments all answer a post (a video, a photo, a page post) use
+`CommentsPullContract`, which also checks that each comment shows that post.
+
 Platform-specific tests (which endpoint a reply hits, with which body; handshakes; the
 platform's own limits) live beside them in the same module.
 """
@@ -22,6 +25,7 @@ import pytest
 from connectors import connector_class
 from connectors.base import (
     INBOUND_KINDS,
+    POST_TEXT_CHARS,
     AuthExpired,
     Connector,
     NormalizedItem,
@@ -142,6 +146,20 @@ class PullContract(_Suite):
             with pytest.raises(Unsupported):
                 connector.reply(target, "merci")
         assert len(sim.calls) == before
+
+
+class CommentsPullContract(PullContract):
+    """A polling connector whose comments all answer a post (a video, a photo, a page post):
+    each comment shows that post's text and link."""
+
+    def test_comments_show_the_post_they_answer(self, sim, connector):
+        sim.add_inbound(12)
+        items, _, _ = sync(connector)
+        answers = [i for i in items if i.kind == "comment" and i.post_id != i.external_id]
+        assert answers
+        for item in answers:
+            assert item.post_text and len(item.post_text) <= POST_TEXT_CHARS, item
+            assert item.post_url and item.post_url.startswith("https://"), item
 
 
 class WebhookContract(_Suite):

@@ -10,7 +10,7 @@ from marshmallow import ValidationError
 
 from connectors import connector_class
 from connectors.base import INBOUND_KINDS, NormalizedItem, Target, Unsupported
-from connectors.demo import AUTHORS, LANGS, DemoConnector, generate
+from connectors.demo import AUTHORS, BRAND_POSTS, LANGS, DemoConnector, generate
 
 T0 = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)
 
@@ -167,6 +167,19 @@ def test_threads_are_coherent():
             assert item.post_id.startswith("post-")
     assert all(len(authors) == 1 for authors in dm_authors.values())
     assert max(sum(i.thread_id == t for i in items if i.kind == "dm") for t in dm_authors) > 3
+
+
+def test_comments_and_reposts_show_the_brand_post_they_answer():
+    items = generate(7, 1, 600, T0 - timedelta(hours=6), T0)
+    texts: dict[str, str] = {}
+    for item in items:
+        if item.kind in ("comment", "repost"):
+            assert item.post_text in BRAND_POSTS
+            assert item.post_url == f"https://social.maisonlumiere.example/{item.post_id}"
+            assert texts.setdefault(item.post_id, item.post_text) == item.post_text
+        else:
+            assert (item.post_text, item.post_url) == (None, None)
+    assert len(texts) > 1
 
 
 def test_reply_and_moderate():

@@ -13,6 +13,7 @@ from marshmallow import ValidationError
 
 from connectors import connector_class
 from connectors.base import (
+    POST_TEXT_CHARS,
     AuthExpired,
     BadPayload,
     ConnectorError,
@@ -28,10 +29,16 @@ from connectors.facebook import FacebookConnector
 from connectors.meta import sign
 from connectors.sandbox.facebook import PAGE_ID, FacebookSimulator
 from connectors.sandbox.meta import VERIFY_TOKEN
-from tests.connectors.contract import PullContract, WebhookContract, build, inbound_ids, sync
+from tests.connectors.contract import (
+    CommentsPullContract,
+    WebhookContract,
+    build,
+    inbound_ids,
+    sync,
+)
 
 
-class TestFacebookPull(PullContract):
+class TestFacebookPull(CommentsPullContract):
     type = "facebook"
 
 
@@ -160,6 +167,43 @@ def test_pulled_items_thread_like_the_design(sim, connector):
     dm = by_id[message["id"]]
     assert dm.kind == "dm" and dm.thread_id.startswith("t_") and not dm.outbound
     assert dm.author.id == message["from"]["id"] and dm.author.name
+
+
+def test_comments_carry_the_text_and_link_of_their_post(sim, connector):
+    top = person_comment(sim)
+    reply = person_comment(sim, parent=top)
+    with sim.lock:
+        visitor = sim.add_post("Vous livrez le dimanche ?", sim.now(), sim.traffic.person())
+        under_visitor = sim.add_comment(visitor, "Moi aussi je me pose la question", sim.now())
+    items, _, _ = sync(connector)
+    by_id = {i.external_id: i for i in items}
+    post = sim.posts[top["post_id"]]
+    for comment in (top, reply):
+        item = by_id[comment["id"]]
+        assert (item.post_text, item.post_url) == (post["message"], sim.permalink(post))
+    item = by_id[under_visitor["id"]]
+    assert (item.post_text, item.post_url) == (visitor["message"], sim.permalink(visitor))
+    assert (by_id[visitor["id"]].post_text, by_id[visitor["id"]].post_url) == (None, None)
+    feed = next(c for c in sim.reads() if c.path == f"/v25.0/{PAGE_ID}/feed")
+    assert (
+        feed.query["fields"] == "id,message,created_time,updated_time,from{id,name},permalink_url"
+    )
+    listing = next(c for c in sim.reads() if c.path == f"/v25.0/{post['id']}/comments")
+    assert (
+        listing.query["fields"] == "id,message,created_time,from{id,name},parent{id},permalink_url"
+    )
+    post_reads = [c for c in sim.reads() if c.path == f"/v25.0/{post['id']}"]
+    assert post_reads == [], "the post comes with the feed, not with a call of its own"
+
+
+def test_a_long_post_is_cut_to_what_items_carry(sim, connector):
+    with sim.lock:
+        post = sim.add_post("Longue histoire. " * 300, sim.now())
+        comment = sim.add_comment(post, "Trop long !", sim.now(), person=sim.traffic.person())
+    items, _, _ = sync(connector)
+    item = next(i for i in items if i.external_id == comment["id"])
+    assert item.post_text == post["message"].strip()[:POST_TEXT_CHARS].strip()
+    assert len(item.post_text) <= POST_TEXT_CHARS
 
 
 def test_a_same_second_latecomer_is_not_lost(sim, connector):
@@ -443,6 +487,7 @@ def test_feed_changes_are_threaded_like_pulled_items(connector):
         )
     )
     assert [(i.thread_id, i.parent_id, i.post_id) for i in top] == [("1_2", None, post)]
+    assert (top[0].post_text, top[0].post_url) == (None, None), "the value named no post"
     reply = connector.parse_webhook(
         feed_change(
             base
@@ -482,6 +527,27 @@ def test_feed_changes_are_threaded_like_pulled_items(connector):
     assert connector.parse_webhook(feed_change(base | {"item": "reaction", "post_id": post})) == []
     other_page = base | {"item": "comment", "post_id": post, "comment_id": "1_5"}
     assert connector.parse_webhook(feed_change(other_page, page="999999999")) == []
+
+
+def test_pushed_comments_keep_the_post_link_the_delivery_carries(sim, connector):
+    before = len(sim.calls)
+    _, body, _ = sim.webhook_delivery(12)
+    items = connector.parse_webhook(body)
+    values = [
+        change["value"]
+        for entry in json.loads(body)["entry"]
+        for change in entry.get("changes", [])
+    ]
+    comments = {v["comment_id"]: v for v in values if v["item"] == "comment"}
+    assert comments, "the traffic has comments"
+    for item in items:
+        if item.external_id in comments:
+            assert item.post_url == comments[item.external_id]["post"]["permalink_url"]
+            assert item.post_text is None, "the change value has no post text"
+        else:
+            assert (item.post_text, item.post_url) == (None, None)
+    posts = {v["post_id"] for v in values}
+    assert not [c for c in sim.calls[before:] if c.path.rsplit("/", 1)[-1] in posts]
 
 
 def test_messenger_events_thread_on_the_conversation(sim, connector):

@@ -25,10 +25,16 @@ from connectors.instagram import InstagramConnector
 from connectors.meta import sign
 from connectors.sandbox.instagram import IG_USER_ID, PAGE_ID, InstagramSimulator
 from connectors.sandbox.meta import VERIFY_TOKEN
-from tests.connectors.contract import PullContract, WebhookContract, build, inbound_ids, sync
+from tests.connectors.contract import (
+    CommentsPullContract,
+    WebhookContract,
+    build,
+    inbound_ids,
+    sync,
+)
 
 
-class TestInstagramPull(PullContract):
+class TestInstagramPull(CommentsPullContract):
     type = "instagram"
 
 
@@ -136,6 +142,37 @@ def test_pulled_items_thread_like_the_design(sim, connector):
     assert (mention.kind, mention.thread_id, mention.post_id) == ("mention", tag["id"], tag["id"])
     assert mention.author.handle == f"@{tag['username']}" and "@maisonlumiere" in mention.body
     assert json.loads(json.dumps(cursor)) == cursor and sim.token not in json.dumps(cursor)
+
+
+def test_comments_carry_the_caption_and_permalink_of_their_media(sim, connector):
+    top = person_comment(sim)
+    replies = [person_comment(sim, parent=top) for _ in range(7)]  # more than one page inline
+    items, _, _ = sync(connector)
+    media = sim.media[top["media_id"]]
+    by_id = {i.external_id: i for i in items}
+    for comment in (top, *replies):
+        item = by_id[comment["id"]]
+        assert (item.post_text, item.post_url) == (media["caption"], media["permalink"])
+    listing = next(c for c in sim.reads() if c.path == f"/v25.0/{IG_USER_ID}/media")
+    assert listing.query["fields"] == "id,caption,permalink,timestamp,comments_count"
+    assert not [c for c in sim.reads() if c.path == f"/v25.0/{media['id']}"], "no call per media"
+
+
+def test_pushed_comments_name_no_post_they_do_not_carry(connector):
+    (item,) = connector.parse_webhook(
+        changes(
+            (
+                "comments",
+                {
+                    "id": "17919697626119712",
+                    "text": "Love this!",
+                    "from": {"id": "17841474524784050", "username": "jiangwenwen1213"},
+                    "media": {"id": "18172143295349192", "media_product_type": "FEED"},
+                },
+            )
+        )
+    )
+    assert (item.post_id, item.post_text, item.post_url) == ("18172143295349192", None, None)
 
 
 def test_only_recent_media_are_polled(sim):
@@ -346,9 +383,13 @@ def test_mentions_are_fetched_from_their_ids(sim, connector):
     assert items[0].author.handle == f"@{comment_mention['username']}"
     lookup = next(c for c in sim.reads() if "mentioned_comment" in c.query.get("fields", ""))
     assert lookup.path == f"/v25.0/{IG_USER_ID}"
-    assert lookup.query["fields"].startswith(
+    assert lookup.query["fields"] == (
         f"mentioned_comment.comment_id({comment_mention['id']})"
+        "{id,text,timestamp,username,media{id,caption,permalink}}"
     )
+    under = sim.others[comment_mention["media_id"]]
+    assert (items[0].post_text, items[0].post_url) == (under["caption"], under["permalink"])
+    assert (items[1].post_text, items[1].post_url) == (None, None), "a caption is the post"
 
 
 def test_stale_or_unsigned_deliveries_are_refused(sim, connector):

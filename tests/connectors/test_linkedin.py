@@ -18,12 +18,12 @@ from connectors.base import (
     Transient,
     Unsupported,
 )
-from connectors.linkedin import LinkedInConnector, comment_id_of, encode
+from connectors.linkedin import LinkedInConnector, comment_id_of, encode, plain_text
 from connectors.sandbox.linkedin import ORG_URN, LinkedInSimulator, problem
-from tests.connectors.contract import PullContract, build, sync
+from tests.connectors.contract import CommentsPullContract, build, sync
 
 
-class TestLinkedInPull(PullContract):
+class TestLinkedInPull(CommentsPullContract):
     type = "linkedin"
 
 
@@ -80,6 +80,31 @@ def test_comments_and_replies_are_threaded_under_the_first_level_comment(sim, co
         assert item.author.id == stored["actor"] and item.body == stored["text"]
         assert item.created_at.timestamp() * 1000 == pytest.approx(stored["created"])
         assert item.thread_id == (stored["parent"] or item.external_id)
+
+
+def test_comments_and_replies_carry_the_text_and_link_of_their_post(sim, connector):
+    newest = sim.posts[0]
+    top = sim._store(newest["id"], None, "urn:li:person:ana", "Le poste est-il en CDI ?")
+    reply = sim._store(newest["id"], top["urn"], "urn:li:person:tom", "Je me pose la même")
+    items, cursor, _ = sync(connector)
+    by_id = {i.external_id: i for i in items}
+    for comment in (top, reply):
+        item = by_id[comment["urn"]]
+        assert item.post_text == (
+            "Nous recrutons (CDI) ! Rejoignez l'atelier Maison Lumière à Lyon. #recrutement #mode"
+        ), "the little text format reads as the post does"
+        assert item.post_url == f"https://www.linkedin.com/feed/update/{newest['id']}/"
+    reads = [c.path for c in sim.reads()]
+    assert reads.count("/rest/posts") == 1, "the text comes with the post listing"
+    assert cursor["sync"] is None, "post texts are kept for one sync only"
+
+
+def test_mentions_and_escapes_of_the_little_format_become_plain_text():
+    little = (
+        r"Merci \(vraiment\) à @[Léa Moreau](urn:li:person:abc) et "
+        r"@[Maison\_Lumière](urn:li:organization:1) ! {hashtag|\#|merci} 100 \% \*"
+    )
+    assert plain_text(little) == "Merci (vraiment) à Léa Moreau et Maison_Lumière ! #merci 100 % *"
 
 
 def test_requests_carry_the_version_headers_and_encoded_urns(sim, connector):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import requests
 from flask import request
 from marshmallow import ValidationError
 
@@ -19,10 +20,10 @@ from connectors.base import (
 )
 from connectors.sandbox.tiktok import BUSINESS_ID, PREFIX, TikTokSimulator, envelope
 from connectors.tiktok import TikTokConnector
-from tests.connectors.contract import PullContract, build, sync
+from tests.connectors.contract import CommentsPullContract, build, sync
 
 
-class TestTikTokPull(PullContract):
+class TestTikTokPull(CommentsPullContract):
     type = "tiktok"
 
 
@@ -101,6 +102,30 @@ def test_pull_reads_videos_then_comments_with_access_token_header(sim, connector
         "sort_order": "desc",
         "max_count": "30",
     }
+
+
+def test_comments_carry_the_caption_and_share_link_of_their_video(sim, connector):
+    sim.add_inbound(20)
+    items, cursor, _ = sync(connector)
+    videos = {v["item_id"]: v for v in sim.videos}
+    for item in items:
+        video = videos[item.post_id]
+        assert (item.post_text, item.post_url) == (video["caption"], sim.share_url(video))
+    (listing,) = [c for c in sim.reads() if c.path == f"{PREFIX}/video/list/"]
+    assert json.loads(listing.query["fields"]) == ["item_id", "create_time", "caption", "share_url"]
+    assert cursor["sync"] is None, "the captions are kept for one sync only"
+
+
+def test_video_listing_holds_only_the_fields_asked(sim):
+    url = f"{sim.base_url}{PREFIX}/video/list/"
+    headers = {"Access-Token": sim.token}
+    bare = requests.get(url, params={"business_id": BUSINESS_ID}, headers=headers, timeout=5)
+    assert all(set(v) == {"item_id"} for v in bare.json()["data"]["videos"])
+    fields = json.dumps(["item_id", "caption"])
+    asked = requests.get(
+        url, params={"business_id": BUSINESS_ID, "fields": fields}, headers=headers, timeout=5
+    )
+    assert all(set(v) == {"item_id", "caption"} for v in asked.json()["data"]["videos"])
 
 
 def test_comment_written_meanwhile_on_a_video_already_read_is_not_lost(sim, connector):

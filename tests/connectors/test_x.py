@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import threading
 import time
 
@@ -119,9 +120,60 @@ def test_each_kind_is_normalized_with_x_threading(sim, connector):
     assert items[dm].author.id == author and items[dm].author.handle.startswith("@")
 
     assert items[watch].kind == "mention" and "@maisonlumiere" not in items[watch].body
+    # the author's audience comes with the user object (moderation rules can test it)
+    mention_author = sim.tweets[reply]["author_id"]
+    assert items[reply].author.followers == sim._followers(mention_author) > 0
     assert not any(items[i].outbound for i in (reply, thread, quote, bare, repost, dm, watch))
     ours = [i for i in items.values() if i.outbound]
     assert ours and all(i.author.id == ME_ID for i in ours)
+
+
+def post_of(sim: XSimulator, tweet_id: str) -> tuple[str, str]:
+    """The text and link of a post, as the simulator holds it."""
+    tweet = sim.tweets[tweet_id]
+    return tweet[
+        "text"
+    ], f"https://x.com/{sim.users[tweet['author_id']]['username']}/status/{tweet_id}"
+
+
+def test_replies_quotes_and_reposts_carry_the_post_they_answer(sim, connector):
+    reply = sim.add_inbound(kind="reply")[0]
+    deep = deep_reply(sim)
+    thread = sim.add_inbound(kind="thread")[0]
+    quote = sim.add_inbound(kind="quote")[0]
+    bare = sim.add_inbound(kind="bare_quote")[0]
+    repost = sim.add_inbound(kind="repost")[0]
+    mention = sim.add_inbound(kind="mention")[0]
+    dm = sim.add_inbound(kind="dm")[0]
+    items = by_id(sync(connector)[0])
+
+    def ref(tweet_id: str, kind: str) -> str:
+        return next(r["id"] for r in sim.tweets[tweet_id]["referenced_tweets"] if r["type"] == kind)
+
+    for tweet_id in (reply, deep, thread):
+        parent = ref(tweet_id, "replied_to")
+        assert (items[tweet_id].post_text, items[tweet_id].post_url) == post_of(sim, parent)
+    assert ref(deep, "replied_to") != sim.tweets[deep]["conversation_id"], "the parent, not root"
+    for tweet_id in (quote, bare):
+        assert (items[tweet_id].post_text, items[tweet_id].post_url) == post_of(
+            sim, ref(tweet_id, "quoted")
+        )
+    original = ref(repost, "retweeted")
+    assert (items[repost].post_text, items[repost].post_url) == post_of(sim, original)
+    for alone in (mention, dm):
+        assert (items[alone].post_text, items[alone].post_url) == (None, None)
+    feeds = [
+        c
+        for c in sim.reads()
+        if c.path.endswith(("/mentions", "/retweets", "/quote_tweets", "/search/recent"))
+    ]
+    assert feeds
+    for call in feeds:
+        assert call.query["expansions"] == (
+            "author_id,referenced_tweets.id,referenced_tweets.id.author_id"
+        ), call.path
+    lookups = [c for c in sim.reads() if re.fullmatch(r"/2/tweets(/\d+)?", c.path)]
+    assert lookups == [], "the posts come with the feeds, not with calls of their own"
 
 
 def test_watch_feed_does_not_repeat_what_other_feeds_report(sim, connector):
@@ -311,6 +363,7 @@ def test_webhook_items_thread_like_pulled_items(sim, connector):
             b.author,
         ), tweet_id
         assert a.body == b.body
+        assert (a.post_text, a.post_url) == (b.post_text, b.post_url), tweet_id
     envelope = json.loads(body)
     assert envelope["for_user_id"] == ME_ID and "id_str" in envelope["tweet_create_events"][0]
 
@@ -336,7 +389,27 @@ def test_webhook_reply_deep_in_a_thread_gets_the_root_conversation(sim, connecto
     (item,) = connector.parse_webhook(body)
     assert item.thread_id == root != item.parent_id
     lookup = [c for c in sim.reads() if c.path == "/2/tweets"]
-    assert lookup and lookup[-1].query["ids"] == tweet_id
+    assert lookup and lookup[-1].query == {
+        "ids": tweet_id,
+        "tweet.fields": "conversation_id",
+        "expansions": "referenced_tweets.id",
+    }
+    assert (item.post_text, item.post_url) == post_of(sim, item.parent_id)
+
+
+def test_pushed_quotes_and_reposts_carry_their_post_without_a_lookup(sim, connector):
+    quote = sim.add_inbound(kind="quote")[0]
+    repost = sim.add_inbound(kind="repost")[0]
+    at = int(time.time() * 1000)
+    events = [sim._legacy_tweet(sim.tweets[i], at) for i in (quote, repost)]
+    _, body = sim.signed({"for_user_id": ME_ID, "tweet_create_events": events})
+    before = len(sim.calls)
+    items = by_id(connector.parse_webhook(body))
+    assert len(sim.calls) == before, "the delivery carries the posts"
+    quoted = events[0]["quoted_status"]["id_str"]
+    reposted = events[1]["retweeted_status"]["id_str"]
+    assert (items[quote].post_text, items[quote].post_url) == post_of(sim, quoted)
+    assert (items[repost].post_text, items[repost].post_url) == post_of(sim, reposted)
 
 
 def test_webhook_lookup_failure_falls_back_to_the_parent_without_retrying(sim, connector):
@@ -348,6 +421,8 @@ def test_webhook_lookup_failure_falls_back_to_the_parent_without_retrying(sim, c
     (item,) = connector.parse_webhook(body)
     assert item.thread_id == item.parent_id == legacy["in_reply_to_status_id_str"]
     assert len(sim.calls) - before == 1
+    _, link = post_of(sim, item.parent_id)
+    assert (item.post_text, item.post_url) == (None, link), "the link needs no lookup"
 
 
 def test_webhook_direct_messages_match_pulled_dms(sim, connector):

@@ -21,10 +21,10 @@ from connectors.base import (
 from connectors.google import BadRequest, seconds_until_pacific_midnight
 from connectors.sandbox.youtube import CHANNEL_ID, VIDEOS
 from connectors.youtube import YouTubeConfig, YouTubeConnector
-from tests.connectors.contract import PullContract, build, inbound_ids, sync
+from tests.connectors.contract import CommentsPullContract, build, inbound_ids, sync
 
 
-class TestYouTubePull(PullContract):
+class TestYouTubePull(CommentsPullContract):
     type = "youtube"
 
 
@@ -62,16 +62,54 @@ def test_items_thread_under_their_top_level_comment(sim, connector):
         else:
             assert item.thread_id == item.external_id
         assert item.url == f"https://www.youtube.com/watch?v={item.post_id}&lc={item.external_id}"
-    assert all(c.query.get("textFormat") == "plainText" for c in sim.reads())
+    comment_reads = [c for c in sim.reads() if c.path != "/youtube/v3/videos"]
+    assert all(c.query.get("textFormat") == "plainText" for c in comment_reads)
+
+
+def test_a_page_of_threads_on_several_videos_costs_one_videos_call(sim, connector):
+    with sim.lock:
+        for round_ in range(2):  # ten threads on the five videos: two pages of five
+            for video, _ in VIDEOS:
+                sim._add(video, sim.traffic.person(), f"Question {round_} sur {video}", None)
+    items, cursor, _ = sync(connector)
+    titles = dict(VIDEOS)
+    assert len(items) == 10
+    for item in items:
+        assert item.post_text == titles[item.post_id]
+        assert item.post_url == f"https://www.youtube.com/watch?v={item.post_id}"
+    pages = [c for c in sim.reads() if c.path == "/youtube/v3/commentThreads"]
+    lookups = [c for c in sim.reads() if c.path == "/youtube/v3/videos"]
+    assert len(pages) == 2 and len(lookups) == 1, "titles are asked once, for the whole page"
+    assert lookups[0].query == {"part": "snippet", "id": lookups[0].query["id"]}
+    assert sorted(lookups[0].query["id"].split(",")) == sorted(titles)
+    assert "titles" not in cursor, "titles are kept for one sync only"
+
+
+def test_replies_in_a_later_sync_ask_only_for_their_video_title(sim, connector):
+    first = sim.add_inbound(6)
+    _, cursor, _ = sync(connector)
+    thread = next(i for i in first if "." not in i)
+    sim.advance(60)
+    sim.add_replies(thread, 7)  # past the five embedded: read with comments.list
+    before = len(sim.reads())
+    items, _, _ = sync(connector, cursor)
+    video = sim.threads[thread]["video"]
+    assert {(i.post_text, i.post_url) for i in items} == {
+        (dict(VIDEOS)[video], f"https://www.youtube.com/watch?v={video}")
+    }
+    lookups = [c for c in sim.reads()[before:] if c.path == "/youtube/v3/videos"]
+    assert [c.query["id"] for c in lookups] == [video]
 
 
 @pytest.mark.parametrize("count", [2, 7])  # within the embedded five, and past them
 def test_new_replies_on_older_threads_are_found(sim, connector, count):
-    first = sim.add_inbound(8)
+    with sim.lock:  # threads of their own: random traffic could reply to the one watched here
+        old_thread = sim._add(VIDEOS[0][0], sim.traffic.person(), "Dispo en 38 ?", None)["id"]
+        for video, _ in VIDEOS * 2:
+            sim._add(video, sim.traffic.person(), "Superbe !", None)
     sim.advance(60)
     sim.add_inbound(1)
     _, cursor, _ = sync(connector)
-    old_thread = next(i for i in first if "." not in i)
     sim.advance(60)
     replies = sim.add_replies(old_thread, count)
     reads_before = len(sim.reads())
