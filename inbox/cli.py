@@ -36,10 +36,12 @@ def run(host: str, port: int, demo: bool) -> None:
     """Run the whole inbox in one process (embedded: web, jobs and schedule)."""
     from flask import current_app
 
-    from inbox import migrate, sandboxes, seed
+    from inbox import analysis, migrate, sandboxes, seed
 
     app = current_app._get_current_object()
     migrate.upgrade(app)
+    click.echo("Loading the language and sentiment models…")
+    analysis.warm_up()
     if demo:
         for line in seed.demo():
             click.echo(line)

@@ -420,7 +420,7 @@ class _Run:
         items = [r.item for r in records]
         self.stats.tickets_reopened += reopen_as_then(channel_id, items)
         _fresh_reads()
-        result = ingest.ingest_batch(channel_id, items)
+        result = ingest.ingest_batch(channel_id, items, automate=False)
         s = self.stats
         s.items_created += result.created
         s.items_edited += result.edited

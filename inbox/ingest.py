@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from connectors.base import NormalizedItem
-from inbox import db, sla
+from inbox import analysis, clusters, db, rules, sla
 from inbox import events as events_mod
 from inbox.db import utcnow
 from inbox.models import Channel, Contact, Identity, Item, Ticket
@@ -31,6 +31,7 @@ class IngestResult:
     cursor_saved: bool = False
     channel_health: str = "ok"  # as read in the batch's transaction (no second query)
     events: list[dict[str, Any]] = field(default_factory=list)
+    outbox_ids: list[int] = field(default_factory=list)  # actions moderation rules queued
 
 
 def thread_key_for(item: NormalizedItem) -> str:
@@ -55,19 +56,21 @@ def ingest_batch(
     items: list[NormalizedItem],
     cursor: Any = KEEP_CURSOR,
     cursor_from: Any = KEEP_CURSOR,
+    automate: bool = True,
 ) -> IngestResult:
     """Store a batch and, in the same transaction, the channel's new cursor; then publish.
 
     With `cursor_from`, the cursor moves only if it is still the one the pull started from,
-    so an overlapping slower pull never moves it backwards.
+    so an overlapping slower pull never moves it backwards. With `automate` off (a history
+    import), moderation rules do not run: nobody expects old items to be hidden today.
     """
-    from inbox import realtime
+    from inbox import jobs, realtime
 
     with db.transaction() as s:
         channel = s.execute(
             sa.select(Channel).where(Channel.id == channel_id).with_for_update()
         ).scalar_one()
-        result = _ingest(s, channel, _dedupe(items))
+        result = _ingest(s, channel, _dedupe(items), automate)
         result.channel_health = channel.health
         if cursor is not KEEP_CURSOR and (
             cursor_from is KEEP_CURSOR or _as_json(cursor_from) == channel.cursor
@@ -76,6 +79,8 @@ def ingest_batch(
             channel.last_sync_at = utcnow()
             result.cursor_saved = True
     realtime.publish(result.events)
+    for outbox_id in result.outbox_ids:
+        jobs.enqueue("workers.jobs.send_outbox", outbox_id)
     return result
 
 
@@ -94,7 +99,9 @@ def _chunks(values: list, size: int = CHUNK):
         yield values[start : start + size]
 
 
-def _ingest(s: Session, channel: Channel, items: list[NormalizedItem]) -> IngestResult:
+def _ingest(
+    s: Session, channel: Channel, items: list[NormalizedItem], automate: bool = True
+) -> IngestResult:
     result = IngestResult()
     existing = _existing_items(s, channel.id, [item.external_id for item in items])
     events: list[dict] = []
@@ -134,8 +141,8 @@ def _ingest(s: Session, channel: Channel, items: list[NormalizedItem]) -> Ingest
         )
     result.edited = len(edits)
     if new_items:
-        identities = _resolve_identities(s, channel.type, new_items)
-        events += _store_new(s, channel, new_items, identities, result)
+        identities, fresh = _resolve_identities(s, channel.type, new_items)
+        events += _store_new(s, channel, new_items, identities, result, fresh, automate)
     if events:
         result.events = events_mod.write(s, events)
     return result
@@ -153,38 +160,44 @@ def _existing_items(s: Session, channel_id: int, external_ids: list[str]) -> dic
     return found
 
 
-def _resolve_identities(s: Session, platform: str, items: list[NormalizedItem]) -> dict[str, Any]:
-    """Map author ids to (identity id, contact id), creating contacts for new authors."""
+def _resolve_identities(
+    s: Session, platform: str, items: list[NormalizedItem]
+) -> tuple[dict[str, Any], set[int]]:
+    """Map author ids to (identity id, contact id), creating contacts for new authors.
+
+    Also return the ids of identities created now: their authors write for the first time.
+    """
     authors = {item.author.id: item.author for item in items}
     found = _load_identities(s, platform, list(authors))
     missing = [authors[key] for key in authors if key not in found]
-    if missing:
-        names = [(a.name or a.handle or a.id)[:200] for a in missing]
-        returned = s.execute(
-            sa.insert(Contact).returning(Contact.id, Contact.name),
-            [{"name": name, "created_at": utcnow()} for name in names],
-        ).all()
-        # new contacts with the same name are interchangeable, so pair them by name
-        by_name = defaultdict(list)
-        for contact_id, name in returned:
-            by_name[name].append(contact_id)
-        contact_ids = [by_name[name].pop() for name in names]
-        rows = [
-            {
-                "contact_id": contact_id,
-                "platform": platform,
-                "external_id": a.id,
-                "handle": a.handle,
-                "name": a.name,
-            }
-            for a, contact_id in zip(missing, contact_ids, strict=True)
-        ]
-        insert = _dialect_insert(s, Identity).on_conflict_do_nothing(
-            index_elements=["platform", "external_id"]
-        )
-        s.execute(insert, rows)
-        found.update(_load_identities(s, platform, [a.id for a in missing]))
-    return found
+    if not missing:
+        return found, set()
+    names = [(a.name or a.handle or a.id)[:200] for a in missing]
+    returned = s.execute(
+        sa.insert(Contact).returning(Contact.id, Contact.name),
+        [{"name": name, "created_at": utcnow()} for name in names],
+    ).all()
+    # new contacts with the same name are interchangeable, so pair them by name
+    by_name = defaultdict(list)
+    for contact_id, name in returned:
+        by_name[name].append(contact_id)
+    contact_ids = [by_name[name].pop() for name in names]
+    rows = [
+        {
+            "contact_id": contact_id,
+            "platform": platform,
+            "external_id": a.id,
+            "handle": a.handle,
+            "name": a.name,
+        }
+        for a, contact_id in zip(missing, contact_ids, strict=True)
+    ]
+    insert = _dialect_insert(s, Identity).on_conflict_do_nothing(
+        index_elements=["platform", "external_id"]
+    )
+    s.execute(insert, rows)
+    found.update(_load_identities(s, platform, [a.id for a in missing]))
+    return found, {found[a.id].id for a in missing}
 
 
 def _load_identities(s: Session, platform: str, external_ids: list[str]) -> dict[str, Any]:
@@ -220,8 +233,9 @@ def _latest_tickets(s: Session, channel_id: int, keys: list[str]) -> dict[str, T
     return found
 
 
-def _store_new(s, channel, items, identities, result) -> list[dict]:
-    """Place new items in tickets (existing, reopened or new), insert them, bump counters."""
+def _store_new(s, channel, items, identities, result, fresh, automate) -> list[dict]:
+    """Place new items in tickets (existing, reopened or new), insert them, bump counters,
+    then group near-duplicates, attach incidents and run the moderation rules."""
     now = utcnow()
     by_key: dict[str, list[NormalizedItem]] = defaultdict(list)
     for item in items:
@@ -257,13 +271,16 @@ def _store_new(s, channel, items, identities, result) -> list[dict]:
     ]
     if not rows:
         return events
+    _analyse(rows)
     added = s.execute(
         sa.insert(Item)
-        .returning(Item.id, Item.ticket_id, Item.kind)
+        .returning(Item.id, Item.ticket_id, Item.kind, Item.external_id)
         .execution_options(render_nulls=True),
         rows,
     ).all()
-    for item_id, ticket_id, kind in sorted(added):
+    by_external = {row["external_id"]: row for row in rows}
+    for item_id, ticket_id, kind, external_id in sorted(added):
+        by_external[external_id]["id"] = item_id
         events.append(_event("item_added", channel, ticket_id, {"item_id": item_id, "kind": kind}))
     result.created = len(rows)
     events += _bump_tickets(s, channel, rows, latest)
@@ -274,8 +291,56 @@ def _store_new(s, channel, items, identities, result) -> list[dict]:
             first_inbound[row["ticket_id"]] = (
                 min(at, row["created_at"]) if at else row["created_at"]
             )
+    inbound = [row for row in rows if row["direction"] == "in"]
+    paused = _attach_incidents(s, channel, inbound)  # first: a crisis sets tighter clocks
     sla.on_inbound(s, first_inbound)
+    for grew in clusters.assign(s, channel.team_id, inbound, now):
+        events.append(_event("cluster_grew", channel, None, grew))
+    if automate:
+        subjects = rules.subjects_for(s, channel, inbound, fresh)
+        applied = rules.apply(s, channel, subjects, paused)
+        events += applied.events
+        result.outbox_ids += applied.outbox_ids
     return events
+
+
+def _analyse(rows: list[dict]) -> None:
+    """Language and sentiment of inbound items, in one batch call."""
+    inbound = [row for row in rows if row["direction"] == "in"]
+    for row, found in zip(
+        inbound, analysis.analyze_many([row["body"] for row in inbound]), strict=True
+    ):
+        row["language"], row["sentiment"] = found.language, found.sentiment
+        row["sentiment_score"] = found.score
+
+
+def _attach_incidents(s: Session, channel: Channel, inbound: list[dict]) -> set[int]:
+    """Put new items' tickets in the open incident they belong to (inbox/buzz.py).
+
+    Return the tickets whose incident is in crisis mode: automatic actions pause there.
+    """
+    from inbox import buzz
+
+    incidents = [i for i in buzz.open_incidents(s) if i.team_id == channel.team_id]
+    if not incidents:
+        return set()
+    joined: dict[int, list[int]] = defaultdict(list)
+    paused = set()
+    for row in inbound:
+        incident = buzz.incident_for(
+            incidents, channel_id=channel.id, post_id=row["post_id"], body=row["body"]
+        )
+        if incident is not None:
+            joined[incident.id].append(row["ticket_id"])
+            if buzz.crisis_paused(incident):
+                paused.add(row["ticket_id"])
+    for incident_id, ticket_ids in joined.items():
+        s.execute(
+            sa.update(Ticket)
+            .where(Ticket.id.in_(ticket_ids), Ticket.incident_id.is_(None))
+            .values(incident_id=incident_id)
+        )
+    return paused
 
 
 def _joins(ticket: Ticket, has_inbound: bool, now, window: timedelta) -> bool:
@@ -295,6 +360,8 @@ def _ticket_row(channel, key, first, identities, previous, now) -> dict:
         "is_digest": key.startswith("digest:"),
         "contact_id": identity.contact_id,
         "post_id": first.post_id,
+        "post_text": first.post_text,
+        "post_url": first.post_url,
         "previous_ticket_id": previous.id if previous is not None else None,
         "subject": (first.subject or first.body.split("\n", 1)[0])[:300],
         "author_name": (first.author.name or first.author.handle or first.author.id)[:255],
@@ -326,6 +393,10 @@ def _item_row(channel, item: NormalizedItem, ticket_id: int, identities, now) ->
         "created_at": item.created_at,
         "received_at": now,
         "edited_at": item.edited_at,
+        "language": None,
+        "sentiment": None,
+        "sentiment_score": None,
+        "followers": item.author.followers,
     }
 
 
@@ -335,13 +406,24 @@ def _bump_tickets(s, channel, rows, latest) -> list[dict]:
     for row in rows:
         entry = per_ticket.setdefault(
             row["ticket_id"],
-            {"t_id": row["ticket_id"], "n": 0, "inbound_at": None, "preview": None, "at": None},
+            {
+                "t_id": row["ticket_id"],
+                "n": 0,
+                "inbound_at": None,
+                "preview": None,
+                "at": None,
+                "has_in": False,
+                "sentiment": None,
+                "language": None,
+            },
         )
         entry["n"] += 1
         entry["at"] = max(entry["at"] or row["created_at"], row["created_at"])
         if row["direction"] == "in":
             entry["inbound_at"] = row["created_at"]
             entry["preview"] = " ".join(row["body"].split())[:300]
+            entry["has_in"] = True
+            entry["sentiment"], entry["language"] = row["sentiment"], row["language"]
     table = Ticket.__table__
     c = table.c
     activity_at = sa.bindparam("at", type_=db.UTCDateTime)
@@ -357,6 +439,15 @@ def _bump_tickets(s, channel, rows, latest) -> list[dict]:
             # platform time, so a backlog sorts as it happened; it never moves backwards
             last_activity_at=sa.case(
                 (c.last_activity_at > activity_at, c.last_activity_at), else_=activity_at
+            ),
+            # the newest inbound item's analysis is the ticket's
+            sentiment=sa.case(
+                (sa.bindparam("has_in", type_=sa.Boolean), sa.bindparam("sentiment", sa.String)),
+                else_=c.sentiment,
+            ),
+            language=sa.case(
+                (sa.bindparam("has_in", type_=sa.Boolean), sa.bindparam("language", sa.String)),
+                else_=c.language,
             ),
             version=c.version + 1,
         ),

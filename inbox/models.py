@@ -144,6 +144,9 @@ class Ticket(Base):
     # near-duplicates (inbox/clusters.py) and bad-buzz incidents (inbox/buzz.py)
     cluster_id: Mapped[int | None] = mapped_column(BigId, index=True)
     incident_id: Mapped[int | None] = mapped_column(sa.ForeignKey("incidents.id"), index=True)
+    # the post (video, photo, tweet) the conversation answers, as its platform showed it
+    post_text: Mapped[str | None] = mapped_column(sa.Text)
+    post_url: Mapped[str | None] = mapped_column(sa.String(1000))
 
     __table_args__ = (
         sa.Index("ix_tickets_thread", "channel_id", "thread_key", "id"),
@@ -251,6 +254,7 @@ class Item(Base):
         sa.Index("ix_items_ticket", "ticket_id", "id"),
         sa.Index("ix_items_channel_received", "channel_id", "received_at"),
         sa.Index("ix_items_created", "created_at"),
+        sa.Index("ix_items_post", "channel_id", "post_id", "created_at"),  # bad-buzz baselines
     )
 
 

@@ -12,9 +12,10 @@ from flask import current_app
 from connectors import connector_class
 from connectors.base import AuthExpired, ConnectorError, RateLimited, Target, Transient, Unsupported
 from inbox import db, events, jobs, sla
+from inbox.auth import visible_team_ids
 from inbox.db import utcnow
 from inbox.errors import ApiError, Conflict, Forbidden, NotFound
-from inbox.models import Channel, Identity, Item, Outbox, Ticket, User, team_members
+from inbox.models import Channel, Identity, Incident, Item, Outbox, Ticket, User, team_members
 from inbox.tickets import get_visible
 
 MAX_ATTEMPTS = 5
@@ -68,6 +69,7 @@ def queue_reply(user: User, ticket_id: int, text: str, seen_item_id: int | None 
 
     With `seen_item_id` (the newest item the CM had on screen), a reply someone else wrote
     since then stops this one with a 409 carrying it, so nobody answers twice by accident.
+    An agent's reply on a ticket of an incident in crisis mode waits for a manager instead.
     """
     s = db.session()
     ticket = get_visible(user, ticket_id)
@@ -83,6 +85,8 @@ def queue_reply(user: User, ticket_id: int, text: str, seen_item_id: int | None 
     reply = _own_item(ticket, user, "reply", text)
     s.add(reply)
     s.flush()
+    if _needs_approval(s, user, ticket):
+        return _hold_for_approval(s, user, ticket, target, reply)
     response = sla.on_reply(s, ticket, reply.created_at, user.id)  # only a person's reply counts
     if response is not None:
         s.flush()
@@ -104,6 +108,118 @@ def queue_reply(user: User, ticket_id: int, text: str, seen_item_id: int | None 
     events.commit(s, ticket, user, [("reply_queued", data)])
     jobs.enqueue("workers.jobs.send_outbox", row.id, delay=window or None)
     return row
+
+
+def _needs_approval(s, user: User, ticket: Ticket) -> bool:
+    """Agents' replies on tickets of an open incident in crisis mode wait for a manager."""
+    if user.role != "agent" or ticket.incident_id is None:
+        return False
+    incident = s.get(Incident, ticket.incident_id)
+    return incident is not None and incident.status == "open" and incident.crisis
+
+
+def _hold_for_approval(s, user: User, ticket: Ticket, target, reply: Item) -> Outbox:
+    """Store the reply in state `approval`: no send job, no undo window, no SLA answer yet
+    (the customer is answered when a manager lets it go)."""
+    row = Outbox(
+        ticket_id=ticket.id,
+        channel_id=ticket.channel_id,
+        action="reply",
+        target_item_id=target.id if target else None,
+        reply_item_id=reply.id,
+        text=reply.body,
+        created_by=user.id,
+        state="approval",
+    )
+    s.add(row)
+    s.flush()
+    data = {"outbox_id": row.id, "item_id": reply.id}
+    events.commit(s, ticket, user, [("reply_needs_approval", data)])
+    return row
+
+
+def approve(user: User, outbox_id: int) -> Outbox:
+    """Let a held reply go (managers): it is queued and sent at once, and answers the wait."""
+    s = db.session()
+    row, ticket = _held(user, outbox_id)
+    now = utcnow()
+    if not _leave_approval(s, row, state="queued", approved_by=user.id, send_after=None):
+        raise Conflict("this reply no longer waits for approval", "outbox_id")
+    response = sla.on_reply(s, ticket, now, row.created_by)
+    if response is not None:
+        s.flush()
+        s.execute(sa.update(Outbox).where(Outbox.id == row.id).values(sla_response_id=response.id))
+    data = {"outbox_id": row.id, "item_id": row.reply_item_id}
+    events.commit(s, ticket, user, [("reply_approved", data)])
+    jobs.enqueue("workers.jobs.send_outbox", row.id)
+    s.refresh(row)
+    return row
+
+
+def reject(user: User, outbox_id: int, reason: str) -> Outbox:
+    """Refuse a held reply (managers): cancelled with the reason, its draft back to its author."""
+    s = db.session()
+    row, ticket = _held(user, outbox_id)
+    if not _leave_approval(s, row, state="cancelled", error=reason):
+        raise Conflict("this reply no longer waits for approval", "outbox_id")
+    s.execute(sa.update(Item).where(Item.id == row.reply_item_id).values(deleted=True))
+    data = {
+        "outbox_id": row.id,
+        "item_id": row.reply_item_id,
+        "reason": reason,
+        "author_id": row.created_by,
+        "text": row.text,
+    }
+    events.commit(s, ticket, user, [("reply_rejected", data)])
+    s.refresh(row)
+    return row
+
+
+def _held(user: User, outbox_id: int) -> tuple[Outbox, Ticket]:
+    row = db.session().get(Outbox, outbox_id)
+    if row is None:
+        raise NotFound("no such outbox entry")
+    ticket = get_visible(user, row.ticket_id)
+    if user.role == "agent":
+        raise Forbidden("only a manager can approve or reject a reply")
+    return row, ticket
+
+
+def _leave_approval(s, row: Outbox, **values) -> bool:
+    """Move a row out of `approval` once, whoever of two managers clicks first."""
+    moved = s.execute(
+        sa.update(Outbox)
+        .where(Outbox.id == row.id, Outbox.state == "approval")
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not moved:
+        s.rollback()
+    return bool(moved)
+
+
+def pending_approvals(user: User) -> list[dict]:
+    """Replies waiting for a manager on the teams the user sees, oldest first."""
+    s = db.session()
+    rows = s.execute(
+        sa.select(Outbox, User.name)
+        .join(Ticket, Ticket.id == Outbox.ticket_id)
+        .outerjoin(User, User.id == Outbox.created_by)
+        .where(Outbox.state == "approval", Ticket.team_id.in_(visible_team_ids(user)))
+        .order_by(Outbox.created_at, Outbox.id)
+        .limit(500)
+    )
+    return [
+        {
+            "outbox_id": row.id,
+            "ticket_id": row.ticket_id,
+            "text": row.text,
+            "created_by": row.created_by,
+            "created_by_name": name,
+            "created_at": row.created_at,
+        }
+        for row, name in rows
+    ]
 
 
 def _undo_window(action: str) -> float:
@@ -139,7 +255,8 @@ def _check_no_new_reply(s, user: User, ticket: Ticket, seen_item_id: int) -> Non
 
 
 def cancel(user: User, outbox_id: int) -> Outbox:
-    """Take back a queued action inside its undo window; 409 once it has left."""
+    """Take back a queued action inside its undo window, or a reply still waiting for
+    approval; 409 once it has left."""
     s = db.session()
     row = s.get(Outbox, outbox_id)
     if row is None:
@@ -149,7 +266,7 @@ def cancel(user: User, outbox_id: int) -> Outbox:
         raise Forbidden("only its author or a manager can take this back")
     cancelled = s.execute(
         sa.update(Outbox)
-        .where(Outbox.id == row.id, Outbox.state == "queued")
+        .where(Outbox.id == row.id, Outbox.state.in_(("queued", "approval")))
         .values(state="cancelled", error=None)
         .execution_options(synchronize_session=False)
     ).rowcount

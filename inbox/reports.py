@@ -63,7 +63,7 @@ from inbox.db import UTCDateTime
 from inbox.errors import ApiError
 from inbox.models import Channel, Item, SlaResponse, Team, Ticket, TicketTag, User
 
-GROUPS = ("day", "week", "agent", "channel", "kind", "tag", "team", "none")
+GROUPS = ("day", "week", "agent", "channel", "kind", "sentiment", "tag", "team", "none")
 TIME_GROUPS = ("day", "week")
 ID_GROUPS = {"agent": User, "channel": Channel, "team": Team}
 CLOCKS = ("business", "wall")
@@ -191,7 +191,7 @@ def _values_cte(name: str, columns: list, rows: list[tuple]):
 
 
 def _key_type(group_by: str):
-    return sa.String() if group_by in ("kind", "tag") else sa.Integer()
+    return sa.String() if group_by in ("kind", "sentiment", "tag") else sa.Integer()
 
 
 def _code(name: str):
@@ -269,13 +269,15 @@ def _items(scope: _Scope, group_by: str | None, lvl: int):
     key = None
     if group_by in TIME_GROUPS:
         frm, key = _bucketed(frm, Item.created_at, scope)
-    elif group_by in ("agent", "kind"):
+    elif group_by in ("agent", "kind", "sentiment"):
         frm = frm.join(Ticket, Ticket.id == Item.ticket_id)
-        key = (
-            sa.case((Item.direction == "out", Item.author_user_id), else_=Ticket.assignee_id)
-            if group_by == "agent"
-            else Ticket.kind
-        )
+        key = {
+            "agent": sa.case(
+                (Item.direction == "out", Item.author_user_id), else_=Ticket.assignee_id
+            ),
+            "kind": Ticket.kind,
+            "sentiment": Ticket.sentiment,  # the conversation's, so replies count with it
+        }[group_by]
     elif group_by == "tag":
         frm = frm.join(TicketTag, TicketTag.ticket_id == Item.ticket_id)
         key = TicketTag.tag
@@ -323,6 +325,7 @@ def _ticket_key(frm, group_by: str | None, ts, scope: _Scope):
         "agent": Ticket.assignee_id,
         "channel": Ticket.channel_id,
         "kind": Ticket.kind,
+        "sentiment": Ticket.sentiment,
         "team": Ticket.team_id,
     }.get(group_by)
     return frm, column
@@ -338,6 +341,9 @@ def _response_rows(scope: _Scope, group_by: str | None, lvl: int):
     elif group_by == "tag":
         frm = frm.join(TicketTag, TicketTag.ticket_id == r.ticket_id)
         key = TicketTag.tag
+    elif group_by == "sentiment":
+        frm = frm.join(Ticket, Ticket.id == r.ticket_id)
+        key = Ticket.sentiment
     else:
         key = {
             "agent": r.agent_id,

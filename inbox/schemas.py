@@ -11,7 +11,7 @@ from marshmallow import (
     validates_schema,
 )
 
-from inbox.models import OUTBOX_ACTIONS, PRIORITIES, ROLES, STATUSES
+from inbox.models import OUTBOX_ACTIONS, PRIORITIES, ROLES, SENTIMENTS, STATUSES
 
 TAG = fields.String(validate=validate.Regexp(r"^[\w][\w .:/-]{0,63}$"))
 
@@ -89,6 +89,11 @@ class TicketRow(Schema):
     next_response_due_at = fields.DateTime(allow_none=True)
     resolution_due_at = fields.DateTime(allow_none=True)
     first_response_breached = fields.Boolean()
+    sentiment = fields.String(allow_none=True)
+    language = fields.String(allow_none=True)
+    cluster_id = fields.Integer(allow_none=True)
+    cluster_size = fields.Integer(allow_none=True)
+    incident_id = fields.Integer(allow_none=True)
 
 
 class TicketPage(Schema):
@@ -105,6 +110,12 @@ class TicketQuery(StrictSchema):
     tag = TAG
     q = fields.String(load_default=None, validate=validate.Length(1, 200))
     priority = fields.String(load_default=None, validate=validate.OneOf(PRIORITIES))
+    sentiment = fields.String(load_default=None, validate=validate.OneOf(SENTIMENTS))
+    contact = fields.Integer(
+        load_default=None, metadata={"description": "one contact's tickets on every channel"}
+    )
+    cluster = fields.Integer(load_default=None)
+    incident = fields.Integer(load_default=None)
     sort = fields.String(
         load_default="activity",
         validate=validate.OneOf(["activity", "urgency"]),
@@ -130,6 +141,14 @@ class ItemOut(Schema):
     edited_at = fields.DateTime(allow_none=True)
     delivery = fields.String(allow_none=True)
     delivery_error = fields.String(allow_none=True)
+    language = fields.String(allow_none=True)
+    sentiment = fields.String(allow_none=True)
+    sentiment_score = fields.Float(allow_none=True)
+    sentiment_corrected = fields.Function(lambda item: item.sentiment_by is not None)
+
+
+class ItemPatch(StrictSchema):
+    sentiment = fields.String(required=True, validate=validate.OneOf(SENTIMENTS))
 
 
 class EventOut(Schema):
@@ -144,6 +163,8 @@ class EventOut(Schema):
 
 
 class TicketDetail(TicketRow):
+    post_text = fields.String(allow_none=True)
+    post_url = fields.String(allow_none=True)
     items = fields.List(fields.Nested(ItemOut))
     events = fields.List(fields.Nested(EventOut))
 

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from inbox import db
 from inbox.auth import create_user
-from inbox.models import CannedReply, Team, User
+from inbox.models import CannedReply, ModerationRule, Team, User, WatchedKeyword
 
 DEMO_PASSWORD = "inbox-demo"
 DEMO_TEAM = "Maison Lumière"
@@ -16,6 +16,39 @@ DEMO_USERS = (
     ("camille@demo.example", "Camille Martin", "agent"),
 )
 
+
+# The demo's moderation: two rules at work, one waiting for its dry run (inbox/rules.py)
+DEMO_RULES = (
+    {
+        "name": "Arnaques et liens douteux",
+        "position": 10,
+        "enabled": True,
+        "stop": True,
+        "conditions": [
+            {"type": "has_link"},
+            {"type": "keywords", "values": ["gagnez", "gratuit", "-90%", "followers", "win"]},
+        ],
+        "actions": [{"type": "hide"}, {"type": "tag", "value": "spam"}],
+    },
+    {
+        "name": "Avis 1 ou 2 étoiles en priorité",
+        "position": 20,
+        "enabled": True,
+        "conditions": [{"type": "kind", "values": ["review"]}, {"type": "rating", "max": 2}],
+        "actions": [
+            {"type": "priority", "value": "high"},
+            {"type": "tag", "value": "avis-négatif"},
+        ],
+    },
+    {
+        "name": "Argent facile en DM (à tester)",
+        "position": 30,
+        "enabled": False,
+        "conditions": [{"type": "keywords", "values": ["bitcoin", "trader", "invest", "$5000"]}],
+        "actions": [{"type": "close_spam"}],
+    },
+)
+DEMO_KEYWORDS = ("livraison", "remboursement", "delivery")
 
 DEMO_CANNED = (
     (
@@ -71,6 +104,10 @@ def demo() -> list[str]:
             CannedReply(team_id=team.id, title=title, body=body, locale=locale)
             for title, body, locale in DEMO_CANNED
         )
+        s.commit()
+    if s.scalar(sa.select(ModerationRule.id).limit(1)) is None:
+        s.add_all(ModerationRule(**rule) for rule in DEMO_RULES)
+        s.add_all(WatchedKeyword(team_id=team.id, term=term) for term in DEMO_KEYWORDS)
         s.commit()
     lines = [f"Demo accounts (password: {DEMO_PASSWORD}):"]
     lines += [f"  {email:<24} {role}" for email, _name, role in DEMO_USERS]

@@ -10,6 +10,8 @@ Due times are computed from scratch from the ticket's base facts (when the wait 
 pauses, the policy) every time one of them changes, with the policy's business-hours calendar,
 so changing a priority or a policy recomputes them. Time spent `pending` or `snoozed` is paused
 business time. Only a person's reply answers a wait: notes and automatic actions never do.
+A ticket in an incident in crisis mode (inbox/buzz.py) follows the incident's crisis policy,
+or tight built-in targets on wall-clock time.
 
 Measures are stored when they happen (one `sla_responses` row per answered wait; resolution
 durations on the ticket), so reports are single SQL aggregates. A sweep, run every few seconds by
@@ -30,7 +32,7 @@ from sqlalchemy.orm import Session
 from inbox import db, events
 from inbox.calendar import ALWAYS, BusinessHours
 from inbox.db import utcnow
-from inbox.models import Calendar, SlaPolicy, SlaResponse, Ticket
+from inbox.models import Calendar, Incident, SlaPolicy, SlaResponse, Ticket
 
 # Built-in targets in minutes (first response = next response), business hours, when no policy
 # of the team's matches: DMs within an hour, public comments and mentions within two, reviews
@@ -45,6 +47,10 @@ DEFAULT_TARGETS = {
     "email": 24 * 60,
 }
 DEFAULT_WARN_MINUTES = 15
+# Crisis mode (inbox/buzz.py) without a policy of its own: every reply within 15 minutes,
+# around the clock, since a bad buzz does not wait for Monday morning.
+CRISIS_MINUTES = 15
+CRISIS_WARN_MINUTES = 5
 PAUSED = ("pending", "snoozed")
 CLOCKS = ("first_response", "next_response", "resolution")
 SWEEP_LIMIT = 500
@@ -66,13 +72,20 @@ def _minutes(value: int | None) -> float | None:
 
 
 class Rules:
-    """The enabled policies in order, their calendars, and the built-in defaults."""
+    """The enabled policies in order, their calendars, the built-in defaults, and the crisis
+    policies of the open incidents in crisis mode (id -> their own policy row or None)."""
 
-    def __init__(self, policies: list[SlaPolicy], calendars: dict[int, Calendar]):
+    def __init__(
+        self,
+        policies: list[SlaPolicy],
+        calendars: dict[int, Calendar],
+        crisis: dict[int, SlaPolicy | None] | None = None,
+    ):
         self.calendars = {cid: _hours(row) for cid, row in calendars.items()}
         default_row = next((c for c in calendars.values() if c.is_default), None)
         self.default_calendar = _hours(default_row) if default_row else BusinessHours.default()
         self.rows = policies
+        self.crisis = crisis or {}
 
     @classmethod
     def load(cls, s: Session) -> Rules:
@@ -84,32 +97,22 @@ class Rules:
             )
         )
         calendars = {c.id: c for c in s.scalars(sa.select(Calendar))}
-        return cls(policies, calendars)
+        return cls(policies, calendars, _crisis_policies(s))
 
     def policy_for(self, ticket: Ticket) -> Policy | None:
-        """The first matching policy, else the built-in default; None for digests."""
+        """The crisis policy of its incident, else the first matching policy, else the built-in
+        default; None for digests."""
         if ticket.is_digest or ticket.kind == "repost":
             return None
+        if ticket.incident_id is not None and ticket.incident_id in self.crisis:
+            return self._crisis_policy(self.crisis[ticket.incident_id])
         for row in self.rows:
             if (
                 (row.channel_id is None or row.channel_id == ticket.channel_id)
                 and (row.kind is None or row.kind == ticket.kind)
                 and (row.priority is None or row.priority == ticket.priority)
             ):
-                calendar = (
-                    ALWAYS
-                    if not row.business_hours
-                    else self.calendars.get(row.calendar_id, self.default_calendar)
-                )
-                return Policy(
-                    row.id,
-                    row.name,
-                    _minutes(row.first_response_minutes),
-                    _minutes(row.next_response_minutes),
-                    _minutes(row.resolution_minutes),
-                    calendar,
-                    row.warn_minutes * 60.0,
-                )
+                return self._policy(row)
         minutes = DEFAULT_TARGETS.get(ticket.kind)
         if minutes is None:
             return None
@@ -122,6 +125,39 @@ class Rules:
             self.default_calendar,
             DEFAULT_WARN_MINUTES * 60.0,
         )
+
+    def _policy(self, row: SlaPolicy) -> Policy:
+        calendar = (
+            ALWAYS
+            if not row.business_hours
+            else self.calendars.get(row.calendar_id, self.default_calendar)
+        )
+        return Policy(
+            row.id,
+            row.name,
+            _minutes(row.first_response_minutes),
+            _minutes(row.next_response_minutes),
+            _minutes(row.resolution_minutes),
+            calendar,
+            row.warn_minutes * 60.0,
+        )
+
+    def _crisis_policy(self, row: SlaPolicy | None) -> Policy:
+        if row is not None:
+            return self._policy(row)
+        target = CRISIS_MINUTES * 60.0
+        return Policy(None, "crisis", target, target, None, ALWAYS, CRISIS_WARN_MINUTES * 60.0)
+
+
+def _crisis_policies(s: Session) -> dict[int, SlaPolicy | None]:
+    """Open incidents in crisis mode and the policy each names (even a disabled one: the
+    incident chose it explicitly), or None for the built-in crisis targets."""
+    rows = s.execute(
+        sa.select(Incident.id, SlaPolicy)
+        .outerjoin(SlaPolicy, SlaPolicy.id == Incident.crisis_policy_id)
+        .where(Incident.status == "open", Incident.crisis)
+    )
+    return {incident_id: policy for incident_id, policy in rows}
 
 
 def _hours(row: Calendar) -> BusinessHours:
@@ -347,6 +383,34 @@ def recompute_open(batch: int = 1000) -> int:
             return done
         done += len(tickets)
         after = tickets[-1].id
+
+
+def recompute_tickets(s: Session, ticket_ids: list[int]) -> int:
+    """Recompute the due times of these tickets (still open) after their incident's crisis
+    mode changed or they joined an incident in crisis."""
+    if not ticket_ids:
+        return 0
+    s.flush()  # the incident's new state is what Rules.load must read
+    rules = Rules.load(s)
+    done = 0
+    for start in range(0, len(ticket_ids), 500):
+        tickets = s.scalars(
+            sa.select(Ticket).where(
+                Ticket.id.in_(ticket_ids[start : start + 500]),
+                Ticket.status != "closed",
+                ~Ticket.is_digest,
+            )
+        )
+        for ticket in tickets:
+            recompute(ticket, rules.policy_for(ticket))
+            done += 1
+    return done
+
+
+def recompute_incident(s: Session, incident_id: int) -> int:
+    """Crisis mode went on or off: the incident's open tickets follow the policy it implies."""
+    ids = s.scalars(sa.select(Ticket.id).where(Ticket.incident_id == incident_id)).all()
+    return recompute_tickets(s, list(ids))
 
 
 # -- warnings and breaches ------------------------------------------------------------------

@@ -13,13 +13,13 @@ from inbox import db, events, sla
 from inbox.auth import visible_team_ids
 from inbox.db import utcnow
 from inbox.errors import ApiError, Conflict, Forbidden, NotFound
-from inbox.models import Event, Item, Outbox, Ticket, TicketTag, User, team_members
+from inbox.models import Cluster, Event, Item, Outbox, Ticket, TicketTag, User, team_members
 
 ROW_FIELDS = (
     "id channel_id team_id kind status priority assignee_id contact_id author_name subject"
     " preview post_id is_digest item_count snoozed_until last_inbound_at last_activity_at"
     " created_at version first_response_due_at next_response_due_at resolution_due_at"
-    " first_response_breached"
+    " first_response_breached sentiment language cluster_id incident_id"
 ).split()
 
 
@@ -29,9 +29,12 @@ def ticket_rows(s: Session, ids: list[int] | set[int]) -> dict[int, dict[str, An
     if not ids:
         return {}
     rows = {
-        t.id: {name: getattr(t, name) for name in ROW_FIELDS} | {"tags": []}
-        for t in s.scalars(
-            sa.select(Ticket).where(Ticket.id.in_(ids)).execution_options(populate_existing=True)
+        t.id: {name: getattr(t, name) for name in ROW_FIELDS} | {"tags": [], "cluster_size": size}
+        for t, size in s.execute(
+            sa.select(Ticket, Cluster.size)
+            .outerjoin(Cluster, Cluster.id == Ticket.cluster_id)
+            .where(Ticket.id.in_(ids))
+            .execution_options(populate_existing=True)
         )
     }
     tags = s.execute(
@@ -122,7 +125,14 @@ def _apply_filters(stmt, user: User, query: dict):
         stmt = stmt.where(Ticket.assignee_id.is_(None))
     elif assignee:
         stmt = stmt.where(Ticket.assignee_id == int(assignee))
-    for key, column in (("team", Ticket.team_id), ("channel", Ticket.channel_id)):
+    for key, column in (
+        ("team", Ticket.team_id),
+        ("channel", Ticket.channel_id),
+        ("contact", Ticket.contact_id),
+        ("cluster", Ticket.cluster_id),
+        ("incident", Ticket.incident_id),
+        ("sentiment", Ticket.sentiment),
+    ):
         if query.get(key) is not None:
             stmt = stmt.where(column == query[key])
     if query.get("kind"):
@@ -179,7 +189,12 @@ def ticket_detail(user: User, ticket_id: int) -> dict:
         .order_by(Event.id.desc())
         .limit(200)
     ).all()
-    return row | {"items": items, "events": list(reversed(timeline))}
+    return row | {
+        "post_text": ticket.post_text,
+        "post_url": ticket.post_url,
+        "items": items,
+        "events": list(reversed(timeline)),
+    }
 
 
 def update_ticket(user: User, ticket_id: int, changes: dict) -> dict:

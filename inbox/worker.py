@@ -36,6 +36,10 @@ def run_worker(app: Flask, queues: tuple[str, ...] = (), burst: bool = False) ->
     )
     worker.app = app
     logging.basicConfig(level=logging.INFO)
+    if not queues or "ingest" in queues:
+        from inbox import analysis
+
+        analysis.warm_up()  # before registering: the first item is not kept waiting
     worker.work(burst=burst, with_scheduler=True)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from connectors.base import NormalizedItem
-from inbox import db, health, hooks, ingest, outbox, polling, sla, tickets
+from inbox import buzz, db, health, hooks, ingest, outbox, polling, sla, tickets
 from inbox.channels import mark_health
 
 
@@ -60,3 +60,8 @@ def sla_recompute() -> int:
 def wake_snoozed() -> int:
     """Reopen snoozed tickets whose time has come."""
     return tickets.wake_snoozed()
+
+
+def scan_buzz() -> int:
+    """Open, grow and resolve bad-buzz incidents from the latest inbound items."""
+    return len(buzz.scan())

@@ -19,4 +19,5 @@ SCHEDULE = (
     Periodic("wake-snoozed", "workers.jobs.wake_snoozed", 15),
     Periodic("check-channel-silence", "workers.jobs.check_channel_silence", 300),
     Periodic("sweep-webhook-receipts", "workers.jobs.sweep_webhook_receipts", 3600),
+    Periodic("scan-buzz", "workers.jobs.scan_buzz", 30),
 )

@@ -12,10 +12,36 @@ api = Api()
 
 def init_app(app: Flask) -> None:
     """Register every API blueprint, with CSRF checked on all unsafe requests."""
-    from inbox.api import canned, channels, events, items, reports, session, sla, tickets
+    from inbox.api import (
+        canned,
+        channels,
+        clusters,
+        contacts,
+        events,
+        incidents,
+        items,
+        reports,
+        rules,
+        session,
+        sla,
+        tickets,
+    )
 
     api.init_app(app)
-    for module in (session, tickets, items, events, channels, sla, reports, canned):
+    for module in (
+        session,
+        tickets,
+        items,
+        events,
+        channels,
+        sla,
+        reports,
+        canned,
+        rules,
+        clusters,
+        contacts,
+        incidents,
+    ):
         api.register_blueprint(module.bp, url_prefix="/api")
 
     @app.before_request

@@ -162,8 +162,22 @@ def test_our_own_outbound_echo_never_opens_a_ticket(world):
     assert ticket.status == "closed" and ticket.item_count == 2
 
 
-def test_batch_costs_the_same_statements_for_10_or_300_items(world, app):
+@pytest.mark.parametrize("automation", [False, True])
+def test_batch_costs_the_same_statements_for_10_or_300_items(world, app, automation):
+    """Batches, not rows: analysis, near-duplicate lookup and rules included."""
     channel = world.channel()
+    if automation:
+        world.user("lea@x.example", "manager")
+        manager = world.client("lea@x.example")
+        rule = manager.post(
+            "/api/rules",
+            json={
+                "name": "Colis",
+                "conditions": [{"type": "keywords", "values": ["colis"]}],
+                "actions": [{"type": "tag", "value": "livraison"}],
+            },
+        ).json
+        manager.patch(f"/api/rules/{rule['id']}", json={"enabled": True, "version": 1})
     statements = []
     engine = app.extensions["db_engine"]
 
@@ -183,6 +197,9 @@ def test_batch_costs_the_same_statements_for_10_or_300_items(world, app):
                         "dm",
                         thread_id=f"{prefix}c{i}",
                         author=Author(id=f"{prefix}{i}"),
+                        body=f"Bonjour, mon colis numéro {i} n'est jamais arrivé chez moi"
+                        if automation
+                        else f"message {i}",
                     )
                     for i in range(n)
                 ],

@@ -646,3 +646,20 @@ def test_cli_table_csv_and_json(history, app):
     assert len(as_csv) == 1 + 4  # Ana, Bob, Olga, unassigned
     bad = invoke(app, "sla", "--from", "2026-11-03", "--to", "2026-11-02")
     assert bad.exit_code == 2 and "error: --to: the range ends before it starts" in bad.output
+
+
+def test_by_sentiment_follows_the_conversation(history):
+    # the DMs are the unhappy conversations, everything else is neutral: the negative group
+    # must then carry exactly the DM figures
+    with db.transaction() as s:
+        s.execute(
+            sa.update(Ticket).values(
+                sentiment=sa.case((Ticket.kind == "dm", "negative"), else_="neutral")
+            )
+        )
+    kinds = {r["group"]: r for r in run("kind", history)["rows"]}
+    moods = {r["group"]: r for r in run("sentiment", history)["rows"]}
+    assert sorted(moods) == ["negative", "neutral"]
+    for figure in ("inbound", "first_response", "next_response", "resolution", "response_rate"):
+        assert moods["negative"][figure] == kinds["dm"][figure], figure
+    assert moods["negative"]["inbound"] + moods["neutral"]["inbound"] == 10
