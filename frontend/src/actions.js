@@ -1,11 +1,16 @@
-// Signing in and out, and the live feed that keeps the list, the open ticket and presence fresh.
+// Signing in and out, and the live feed that keeps the list, the open ticket, presence, incidents
+// and approvals fresh.
 import { api, setCsrf } from "./api.js";
+import { heardApproval, loadApprovals } from "./approvals.js";
+import { clusterGrew } from "./clusters.js";
 import { loadCanned, openTicket, refreshDetail } from "./detail.js";
 import { errorText, setLocale, t } from "./i18n.js";
+import { heardIncident, loadIncidents } from "./incidents.js";
 import { connectLive, watchTicket } from "./live.js";
 import { loadFirstPage } from "./list.js";
 import { heard, repeatPresence, startPresence, stopPresence } from "./presence.js";
 import { initialState, mergeRows, personName, state, update } from "./store.js";
+import { moderationHeard } from "./switcher.js";
 import { notify } from "./toasts.js";
 
 let live = null;
@@ -41,7 +46,12 @@ async function enter(user) {
   update({ user, view, booting: false, loginError: null });
   live = connectLive({
     onEvents: applyEvents,
-    onResync: loadFirstPage,
+    onResync: async () => {
+      await loadFirstPage();
+      // after the queue, which a person waits for; also what a long drop may have missed
+      loadIncidents();
+      loadApprovals();
+    },
     onStatus: (online) => update({ online }),
     onPresence: heard,
     onConnect: () => {
@@ -110,11 +120,32 @@ function applyEvents({ events, tickets }) {
     if (event.type === "mentioned" && state.user && event.data.user_id === state.user.id) {
       mentionedMe(event);
     }
+    heardOther(event);
   }
   if (state.selectedId && events.some((event) => event.ticket_id === state.selectedId)) {
     refreshDetail();
   }
+  moderationHeard(events);
   update();
+}
+
+/** The events of moderation automation, bad-buzz detection and crisis mode. */
+function heardOther(event) {
+  if (!state.user) return;
+  if (/^incident_(opened|updated|resolved)$/.test(event.type)) heardIncident(event);
+  else if (event.type === "cluster_grew") clusterGrew(event.data);
+  else if (event.type === "rule_notify") ruleNotified(event);
+  else if (/^reply_(needs_approval|approved|rejected)$/.test(event.type)) heardApproval(event);
+}
+
+/** A rule asked for the named teammates (everyone, when it names nobody) to look. */
+function ruleNotified(event) {
+  const named = event.data.user_ids || [];
+  if (named.length && !named.includes(state.user.id)) return;
+  notify(t("rule.toast", { rule: event.data.rule_name || "?" }), {
+    ttl: 15_000,
+    action: event.ticket_id && { label: t("mention.open"), run: () => openTicket(event.ticket_id) },
+  });
 }
 
 function mentionedMe(event) {

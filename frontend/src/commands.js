@@ -1,8 +1,11 @@
 // What each shortcut, palette entry and button does, by command id: one function each, so the
 // keyboard, the palette and the mouse can never disagree.
+import { openApprovals } from "./approvals.js";
+import { groupAction, selectionCluster } from "./clusters.js";
 import { focusComposer, sendFromComposer } from "./composer.js";
 import { cannedFor, leaveTicket, openTicket, stepItem, targetItem } from "./detail.js";
 import { t } from "./i18n.js";
+import { incidentOf, openCurrentIncident } from "./incidents.js";
 import { cursorEntry, cursorTicketId, moveCursor, neighbourOf, toggleBulk } from "./list.js";
 import { moderate } from "./sending.js";
 import { rowOf, state, update } from "./store.js";
@@ -76,11 +79,24 @@ function toggleSelect() {
   if (entry) toggleBulk(entry.type === "group" ? entry.ids : [entry.id]);
 }
 
+/**
+ * With a bulk selection, hide, delete and reply apply to a whole group of near-duplicates (one
+ * request for all); they cannot apply to unrelated tickets. Returns whether it was handled.
+ */
+function onSelectedGroup(action) {
+  if (!state.bulk.size) return false;
+  if (selectionCluster() == null) notify(t("group.notOne"));
+  else groupAction(action);
+  return true;
+}
+
 function compose(mode) {
+  if (mode === "reply" && onSelectedGroup("reply")) return;
   withTicket(() => focusComposer(mode));
 }
 
 function moderateTarget(action) {
+  if (action !== "like" && onSelectedGroup(action)) return;
   withTicket(() => {
     const item = targetItem();
     if (!item) return notify(t("keys.noItem"));
@@ -94,6 +110,27 @@ function picker(type) {
   const ids = targets();
   if (!ids.length) return notify(t("keys.noTicket"));
   openOverlay(type, { ids });
+}
+
+function correctSentiment() {
+  withTicket(() => {
+    const item = targetItem();
+    if (!item) return notify(t("keys.noItem"));
+    openOverlay("sentiment", { itemId: item.id });
+  });
+}
+
+/** A digit puts that holding reply of the open ticket's incident in its box; else a list. */
+function holding(combo) {
+  if (combo && !state.detail) return notify(t("holding.noIncident"));
+  withTicket(() => {
+    const incident = incidentOf(state.detail);
+    const replies = (incident && incident.holding_replies) || [];
+    if (!replies.length) return notify(t(incident ? "holding.none" : "holding.noIncident"));
+    const index = /^[1-9]$/.test(combo || "") ? Number(combo) - 1 : null;
+    if (index == null) return openOverlay("holding", { replies });
+    if (replies[index]) focusComposer("reply", replies[index]);
+  });
 }
 
 /** Put a canned reply, filled in for the target ticket, in its reply box. */
@@ -127,7 +164,11 @@ export const COMMANDS = {
   hide: () => moderateTarget("hide"),
   delete: () => moderateTarget("delete"),
   like: () => moderateTarget("like"),
+  sentiment: correctSentiment,
   undo: undoLast,
+  incident: openCurrentIncident,
+  holding,
+  approvals: openApprovals,
   help: () => (state.overlay?.type === "help" ? closeOverlay() : openOverlay("help")),
   palette: () => (state.overlay?.type === "palette" ? closeOverlay() : openOverlay("palette")),
 };

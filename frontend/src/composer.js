@@ -1,5 +1,6 @@
 // The box under the timeline: a public reply or an internal note (with @mentions), canned replies,
-// drafts kept per ticket, "typing" said to teammates, and the guard against answering twice.
+// drafts kept per ticket, "typing" said to teammates, the guard against answering twice, and on
+// an incident's tickets its holding replies (and, in crisis mode, the word that replies wait).
 import { Component, createRef } from "/static/vendor/preact.js";
 import { html } from "./html.js";
 import { t } from "./i18n.js";
@@ -10,6 +11,7 @@ import { state, update } from "./store.js";
 const drafts = new Map(); // ticket id -> {text, mode, base}
 const MENTION_AT_CARET = /(^|\s)@([\p{L}\p{N}._-]*)$/u;
 const MAX_SUGGESTIONS = 5;
+const HOLDING_KEYS = 9; // holding replies 1 to 9 have a key
 let active = null;
 let pending = null;
 
@@ -164,9 +166,10 @@ export class Composer extends Component {
     this.box.current.focus();
   }
 
-  render({ sending, error, collision, onCanned }, { mode, mention }) {
+  render({ sending, error, collision, onCanned, incident, agent }, { mode, mention }) {
     const found = mention ? suggestions(mention.query) : [];
     const placeholder = t(mode === "note" ? "note.placeholder" : "reply.placeholder");
+    const waits = mode === "reply" && agent && incident && incident.crisis;
     return html`
       <form class=${`reply is-${mode}`} onSubmit=${(event) => {
         event.preventDefault();
@@ -186,6 +189,9 @@ export class Composer extends Component {
         </div>
         ${collision && html`<${Collision} collision=${collision} onCancel=${this.cancelCollision}
           onSend=${() => this.send({ force: true })} />`}
+        ${mode === "reply" && incident &&
+        html`<${CrisisBar} incident=${incident} agent=${agent}
+          onPick=${(text) => this.take("reply", text)} />`}
         <textarea ref=${this.box} rows="3" placeholder=${placeholder} aria-label=${placeholder}
           data-testid="reply-box" data-mode=${mode} onKeyDown=${this.onKeyDown}
           onInput=${this.onInput}></textarea>
@@ -203,12 +209,35 @@ export class Composer extends Component {
           ${error && html`<span class="form-error" role="alert">${error}</span>`}
           <span class="hint">${t(mode === "note" ? "note.hint" : "reply.hint")}</span>
           <button type="submit" class="primary" disabled=${sending} data-testid="send-reply">
-            ${t(mode === "note" ? "note.send" : "reply.send")}
+            ${t(mode === "note" ? "note.send" : waits ? "crisis.send" : "reply.send")}
           </button>
         </div>
       </form>
     `;
   }
+}
+
+/** An incident's ticket: its holding replies one key or click away; in crisis, who decides. */
+function CrisisBar({ incident, agent, onPick }) {
+  const replies = incident.holding_replies || [];
+  if (!incident.crisis && !replies.length) return null;
+  return html`
+    <div class=${incident.crisis ? "crisis-bar is-crisis" : "crisis-bar"} data-testid="crisis-bar">
+      ${incident.crisis &&
+      html`<p class="crisis-note" data-testid="crisis-note">
+        <strong>${t("crisis.chip")}</strong>
+        ${" "}${t(agent ? "crisis.agentNote" : "crisis.leadNote")}</p>`}
+      ${replies.length > 0 &&
+      html`<div class="holding-replies" role="group" aria-label=${t("holding.title")}>
+        <span class="hint">${t("holding.offer")}</span>
+        ${replies.map(
+          (text, i) => html`<button type="button" key=${i} class="holding small"
+            data-testid="holding-reply" title=${text} onClick=${() => onPick(text)}>
+            ${i < HOLDING_KEYS && html`<kbd>${i + 1}</kbd>`}<span>${text}</span></button>`,
+        )}
+      </div>`}
+    </div>
+  `;
 }
 
 function Collision({ collision, onCancel, onSend }) {

@@ -3,12 +3,14 @@
 // shortcuts setting is on; Ctrl/⌘ combinations and Escape work everywhere.
 import { closeOverlay, COMMANDS } from "./commands.js";
 import { t } from "./i18n.js";
-import { reportsShown } from "./reports.js";
 import { state } from "./store.js";
+import { awayFromInbox } from "./switcher.js";
 
-export const SECTIONS = ["move", "triage", "write", "moderate", "other"];
+export const SECTIONS = ["move", "triage", "write", "moderate", "crisis", "other"];
+const DIGITS = ["1", "2", "3", "4", "5", "6", "7", "8", "9"];
 
-// `bulk`: applies to every ticket selected with x. `anywhere`: also inside text fields.
+// `bulk`: applies to every ticket selected with x (hide, delete and reply: to a selected group of
+// near-duplicates). `anywhere`: also inside text fields. `range`: shown as "first–last".
 export const SHORTCUTS = [
   { id: "next", keys: ["j"], section: "move" },
   { id: "prev", keys: ["k"], section: "move" },
@@ -24,14 +26,18 @@ export const SHORTCUTS = [
   { id: "tag", keys: ["l"], section: "triage", bulk: true },
   { id: "priority", keys: ["p"], section: "triage", bulk: true },
   { id: "select", keys: ["x"], section: "triage" },
-  { id: "reply", keys: ["r"], section: "write" },
+  { id: "sentiment", keys: ["Shift+S"], section: "triage" },
+  { id: "reply", keys: ["r"], section: "write", bulk: true },
   { id: "note", keys: ["n"], section: "write" },
   { id: "canned", keys: ["c"], section: "write" },
   { id: "send", keys: ["Ctrl+Enter", "Meta+Enter"], section: "write", anywhere: true },
-  { id: "hide", keys: ["h"], section: "moderate" },
-  { id: "delete", keys: ["#"], section: "moderate" },
+  { id: "hide", keys: ["h"], section: "moderate", bulk: true },
+  { id: "delete", keys: ["#"], section: "moderate", bulk: true },
   { id: "like", keys: ["f"], section: "moderate" },
   { id: "undo", keys: ["z"], section: "moderate" },
+  { id: "incident", keys: ["i"], section: "crisis" },
+  { id: "holding", keys: DIGITS, section: "crisis", range: true },
+  { id: "approvals", keys: ["v"], section: "crisis" },
   { id: "help", keys: ["?"], section: "other" },
   { id: "palette", keys: ["Ctrl+K", "Meta+K"], section: "other", anywhere: true },
 ];
@@ -93,7 +99,7 @@ export function onKeyDown(event) {
       if (state.overlay.type === "help" && shortcut.id === "help") COMMANDS.help();
       return; // an open dialog has the keyboard
     }
-    if (reportsShown(state)) return;
+    if (awayFromInbox(state)) return;
     if (field && !shortcut.anywhere) return;
     if (!shortcut.anywhere && !shortcutsOn()) return;
     // Enter on a focused button or link presses it, as everywhere else; on a queue row (focused
@@ -101,7 +107,7 @@ export function onKeyDown(event) {
     if (combo === "Enter" && pressesControl(event.target)) return;
   }
   event.preventDefault();
-  COMMANDS[shortcut.id]();
+  COMMANDS[shortcut.id](combo);
 }
 
 export function listenToKeys() {
@@ -116,6 +122,7 @@ const IS_MAC = /Mac|iPhone|iPad/.test(navigator.platform || "");
  */
 export function keyCaps(shortcut, { mine = false } = {}) {
   const other = IS_MAC ? "Ctrl+" : "Meta+";
+  if (shortcut.range) return [[`${shortcut.keys[0]}–${shortcut.keys[shortcut.keys.length - 1]}`]];
   const keys = mine ? shortcut.keys.filter((key) => !key.startsWith(other)) : shortcut.keys;
   return keys.map((key) =>
     key.split(/\+(?=.)/).map((part) => {

@@ -1,5 +1,5 @@
 // The queue's data: pages of the current view, switching views and filters, saved views, the
-// entries shown (tickets, and a header over comments of the same post) and the keyboard cursor.
+// entries shown (tickets, and headers over near-duplicates or comments of one post) and the cursor.
 import { fail } from "./actions.js";
 import { api } from "./api.js";
 import { clearRows, mergeRows, state, update } from "./store.js";
@@ -7,6 +7,9 @@ import { emptyFilters, listQuery, sortOf, sortRows } from "./views.js";
 
 export const ROW_HEIGHT = 78;
 export const GROUP_HEIGHT = 34;
+// Near-duplicates fold under a header from three listed: a pair reads better as two rows (each
+// says "×2"), and two similar questions are often two people, not a raid.
+const CLUSTER_MIN = 3;
 let loadSeq = 0;
 let memo = { key: null, entries: [] };
 
@@ -62,6 +65,12 @@ export function setFilter(key, value) {
   reload({ filters: { ...state.filters, [key]: value } });
 }
 
+/** The open tickets of one incident, in the person's team view, other filters cleared. */
+export function showIncidentTickets(incidentId) {
+  const view = state.user.teams && state.user.teams.length ? "team" : "all";
+  reload({ view, filters: { ...emptyFilters(), incident: String(incidentId) } });
+}
+
 export function setSort(sort) {
   if (state.sort !== sort) reload({ sort });
 }
@@ -112,27 +121,51 @@ function postKey(row) {
   return row.kind === "comment" && row.post_id ? `${row.channel_id}:${row.post_id}` : null;
 }
 
-function groupByPost(rows) {
+/** The near-duplicate groups worth a header: enough listed, and not all under one post. */
+function headedClusters(rows) {
+  const posts = new Map(); // cluster id -> the post keys of its listed tickets
+  for (const row of rows) {
+    if (row.cluster_id == null) continue;
+    if (!posts.has(row.cluster_id)) posts.set(row.cluster_id, []);
+    posts.get(row.cluster_id).push(postKey(row));
+  }
+  const headed = new Set();
+  for (const [id, keys] of posts) {
+    const onePost = keys[0] !== null && keys.every((key) => key === keys[0]);
+    if (keys.length >= CLUSTER_MIN && !onePost) headed.add(id);
+  }
+  return headed;
+}
+
+/**
+ * Rows under headers: near-duplicates of one group together (when three or more are listed,
+ * across posts or threads), else comments of one post together. A group sits where its most
+ * urgent ticket would.
+ */
+function groupRows(rows) {
+  const headed = headedClusters(rows);
+  const keyOf = (row) => (headed.has(row.cluster_id) ? `c:${row.cluster_id}` : postKey(row));
   const members = new Map();
   for (const row of rows) {
-    const key = postKey(row);
+    const key = keyOf(row);
     if (key) members.set(key, [...(members.get(key) || []), row]);
   }
   const entries = [];
   const placed = new Set();
   for (const row of rows) {
-    const key = postKey(row);
+    const key = keyOf(row);
     const group = key && members.get(key);
     if (!group || group.length < 2) {
       entries.push({ type: "row", key: `t:${row.id}`, id: row.id, height: ROW_HEIGHT });
     } else if (!placed.has(key)) {
-      // the group sits where its most urgent comment would, its comments under it
       placed.add(key);
       const ids = group.map((member) => member.id);
+      const cluster = key.startsWith("c:");
       entries.push({
         type: "group",
         key: `g:${key}`,
-        postId: row.post_id,
+        postId: cluster ? null : row.post_id,
+        clusterId: cluster ? row.cluster_id : null,
         channelId: row.channel_id,
         ids,
         height: GROUP_HEIGHT,
@@ -154,7 +187,7 @@ export function listEntries() {
     const placeOf = (row) => (pinned && pinned.id === row.id ? pinned.row : row);
     const rows = sortRows([...state.rows.values()], sort, placeOf);
     const entries = state.grouped
-      ? groupByPost(rows)
+      ? groupRows(rows)
       : rows.map((row) => ({ type: "row", key: `t:${row.id}`, id: row.id, height: ROW_HEIGHT }));
     memo = { key, entries };
   }

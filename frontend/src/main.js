@@ -1,39 +1,26 @@
 // The page: sign-in form, or the header, the live queue and the open ticket side by side, with
-// the keyboard, the dialogs and the toasts over them.
+// an incident's banner above, the keyboard, the dialogs and the toasts over them.
 import { render } from "/static/vendor/preact.js";
 import { boot, signOut } from "./actions.js";
+import { ApprovalsButton } from "./approvals.js";
 import { openOverlay } from "./commands.js";
 import { ChannelHealth } from "./health.js";
 import { html } from "./html.js";
 import { t } from "./i18n.js";
+import { IncidentBanner } from "./incidents.js";
 import { keyHint, listenToKeys } from "./keys.js";
 import { Login } from "./login.js";
 import { Overlays } from "./pickers.js";
 import { Queue } from "./queue.js";
-import { canSeeReports, closeReports, openReports, ReportsView, reportsShown } from "./reports.js";
+import { ReportsView, reportsShown } from "./reports.js";
 import { SettingsMenu } from "./settings.js";
 import { subscribe, update } from "./store.js";
+import { awayFromInbox, AwayView, ViewSwitch } from "./switcher.js";
 import { TicketPane } from "./ticket.js";
 import { Toasts } from "./toasts.js";
 
 // Relative ages ("5 min ago") and SLA countdowns move on without any event.
 const CLOCK_MS = 15_000;
-
-// Managers and admins switch between the inbox and the reports; agents see no switch.
-function ViewSwitch({ state }) {
-  if (!canSeeReports(state.user)) return null;
-  const onReports = reportsShown(state);
-  return html`
-    <nav class="views" aria-label=${t("reports.title")}>
-      <button type="button" class=${onReports ? "view-tab" : "view-tab is-current"}
-        aria-pressed=${onReports ? "false" : "true"} data-testid="open-inbox"
-        onClick=${closeReports}>${t("reports.nav.inbox")}</button>
-      <button type="button" class=${onReports ? "view-tab is-current" : "view-tab"}
-        aria-pressed=${onReports ? "true" : "false"} data-testid="open-reports"
-        onClick=${() => onReports || openReports()}>${t("reports.nav.reports")}</button>
-    </nav>
-  `;
-}
 
 function Header({ state }) {
   return html`
@@ -44,6 +31,7 @@ function Header({ state }) {
         ${state.online ? t("live.on") : t("live.off")}
       </span>
       <span class="spacer"></span>
+      <${ApprovalsButton} state=${state} />
       <button type="button" class="quiet" data-testid="open-palette"
         onClick=${() => openOverlay("palette")}>
         ${t("palette.button")} <kbd>${keyHint("palette")}</kbd></button>
@@ -60,16 +48,17 @@ function Header({ state }) {
 function App({ state }) {
   if (state.booting) return html`<p class="booting">${t("app.loading")}</p>`;
   if (!state.user) return html`<${Login} state=${state} />`;
-  // The inbox stays mounted (hidden) behind the reports, so a reply being typed survives.
-  const onReports = reportsShown(state);
+  // The inbox stays mounted (hidden) behind other views, so a reply being typed survives.
   return html`
     <div class="shell">
       <${Header} state=${state} />
-      <div class="workspace" hidden=${onReports}>
+      <${IncidentBanner} state=${state} />
+      <div class="workspace" hidden=${awayFromInbox(state)}>
         <${Queue} state=${state} />
         <${TicketPane} state=${state} />
       </div>
-      ${onReports && html`<${ReportsView} state=${state} />`}
+      ${reportsShown(state) && html`<${ReportsView} state=${state} />`}
+      <${AwayView} state=${state} />
       <${Overlays} state=${state} />
       <${Toasts} toasts=${state.toasts} />
     </div>

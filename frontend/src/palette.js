@@ -1,19 +1,31 @@
-// Ctrl+K / ⌘+K: one box reaching every action, view, saved view, canned reply and setting.
+// Ctrl+K / ⌘+K: one box reaching every action, group action, view, saved view, filter, incident,
+// canned or holding reply and setting.
 import { signOut } from "./actions.js";
+import { groupOptions } from "./clusters.js";
 import { closeOverlay, COMMANDS, useCanned } from "./commands.js";
+import { focusComposer } from "./composer.js";
 import { ListDialog } from "./dialog.js";
 import { html } from "./html.js";
 import { t } from "./i18n.js";
+import {
+  canLeadCrisis,
+  incidentOf,
+  incidentSubject,
+  openIncident,
+  openIncidents,
+} from "./incidents.js";
 import { keyHint, SHORTCUTS } from "./keys.js";
-import { applySavedView, savedViews, setGrouped, setSort, showView } from "./list.js";
-import { canSeeReports, closeReports, openReports } from "./reports.js";
+import { applySavedView, savedViews, setFilter, setGrouped, setSort, showView } from "./list.js";
 import { LOCALES, setLanguage, setShortcuts } from "./settings.js";
-import { VIEWS } from "./views.js";
+import { goInbox, viewOptions } from "./switcher.js";
+import { SENTIMENTS, VIEWS } from "./views.js";
 
 const NOT_LISTED = new Set(["palette"]);
 
-function actions() {
-  return SHORTCUTS.filter((entry) => !NOT_LISTED.has(entry.id)).map((entry) => ({
+function actions(state) {
+  const hidden = new Set(NOT_LISTED);
+  if (!canLeadCrisis(state.user)) hidden.add("approvals");
+  return SHORTCUTS.filter((entry) => !hidden.has(entry.id)).map((entry) => ({
     key: `do:${entry.id}`,
     label: t(`shortcut.${entry.id}`),
     group: t("palette.action"),
@@ -28,7 +40,7 @@ function views(state) {
     label: t("palette.view", { name: t(`view.${view}`) }),
     group: t("palette.views"),
     run: () => {
-      closeReports();
+      goInbox();
       showView(view);
     },
   }));
@@ -40,11 +52,47 @@ function views(state) {
       run: () => applySavedView(saved),
     });
   }
-  if (canSeeReports(state.user)) {
-    const group = t("palette.views");
-    found.push({ key: "go:reports", label: t("reports.nav.reports"), group, run: openReports });
-    found.push({ key: "go:inbox", label: t("reports.nav.inbox"), group, run: closeReports });
+  return [...found, ...viewOptions(state)];
+}
+
+function filters(state) {
+  const group = t("palette.filter");
+  const found = SENTIMENTS.map((sentiment) => ({
+    key: `sentiment:${sentiment}`,
+    label: t("palette.sentiment", { name: t(`sentiment.${sentiment}`) }),
+    group,
+    checked: state.filters.sentiment === sentiment,
+    run: () => setFilter("sentiment", state.filters.sentiment === sentiment ? "" : sentiment),
+  }));
+  if (state.filters.incident) {
+    found.push({
+      key: "incident:clear",
+      label: t("filter.incidentClear"),
+      group,
+      run: () => setFilter("incident", ""),
+    });
   }
+  return found;
+}
+
+function incidents(state) {
+  const found = openIncidents().map((incident) => ({
+    key: `incident:${incident.id}`,
+    label: t("palette.incident", { what: incidentSubject(incident) }),
+    group: t("palette.incidents"),
+    run: () => openIncident(incident.id),
+  }));
+  const replies = incidentOf(state.detail)?.holding_replies || [];
+  replies.forEach((text, i) =>
+    found.push({
+      key: `holding:${i}`,
+      label: t("holding.number", { n: i + 1 }),
+      detail: text,
+      search: `${t("holding.title")} ${text}`,
+      group: t("holding.title"),
+      run: () => focusComposer("reply", text),
+    }),
+  );
   return found;
 }
 
@@ -97,7 +145,15 @@ function settings(state) {
 }
 
 export function Palette({ state }) {
-  const options = [...actions(), ...views(state), ...canned(state), ...settings(state)];
+  const options = [
+    ...actions(state),
+    ...groupOptions(), // after the actions: an empty query and Enter never hide a whole group
+    ...views(state),
+    ...filters(state),
+    ...incidents(state),
+    ...canned(state),
+    ...settings(state),
+  ];
   return html`<${ListDialog} title=${t("palette.title")} placeholder=${t("palette.placeholder")}
     testid="palette" options=${options} onClose=${closeOverlay}
     onPick=${(option) => {

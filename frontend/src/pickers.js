@@ -1,13 +1,19 @@
-// The dialogs a shortcut opens: snooze, tags, priority, assignee, canned replies, confirm delete;
-// and `Overlays`, which shows whichever is open (the help and the palette included).
+// The dialogs a shortcut opens: snooze, tags, priority, assignee, canned and holding replies,
+// confirm delete; and `Overlays`, which shows whichever is open (the help, the palette, group
+// actions, sentiment, an incident and the approvals included).
 import { Component, createRef } from "/static/vendor/preact.js";
+import { ApprovalsDialog } from "./approvals.js";
+import { GroupDelete, GroupReply, GroupTagPicker } from "./clusters.js";
 import { closeOverlay, moveOnFrom, useCanned } from "./commands.js";
+import { focusComposer } from "./composer.js";
 import { ListDialog, onBackdrop } from "./dialog.js";
 import { Help } from "./help.js";
 import { html } from "./html.js";
 import { formatTime, t } from "./i18n.js";
+import { IncidentPanel } from "./incident-panel.js";
 import { Palette } from "./palette.js";
 import { moderate } from "./sending.js";
+import { SentimentPicker } from "./sentiment.js";
 import { rowOf, state } from "./store.js";
 import * as triage from "./triage.js";
 import { PRIORITIES } from "./views.js";
@@ -152,6 +158,23 @@ function CannedPicker() {
     }} />`;
 }
 
+function HoldingPicker({ replies }) {
+  const options = replies.map((text, i) => ({
+    key: String(i),
+    label: t("holding.number", { n: i + 1 }),
+    detail: text,
+    search: `${i + 1} ${text}`,
+    hint: i < 9 ? String(i + 1) : undefined,
+    text,
+  }));
+  return html`<${ListDialog} title=${t("holding.title")} placeholder=${t("holding.placeholder")}
+    testid="holding" options=${options} onClose=${closeOverlay}
+    onPick=${(option) => {
+      closeOverlay();
+      focusComposer("reply", option.text);
+    }} />`;
+}
+
 class ConfirmDelete extends Component {
   button = createRef();
 
@@ -205,6 +228,20 @@ export function Overlays({ state: current }) {
       return html`<${CannedPicker} />`;
     case "confirm-delete":
       return html`<${ConfirmDelete} itemId=${overlay.itemId} />`;
+    case "sentiment":
+      return html`<${SentimentPicker} itemId=${overlay.itemId} />`;
+    case "holding":
+      return html`<${HoldingPicker} replies=${overlay.replies} />`;
+    case "group-tag":
+      return html`<${GroupTagPicker} clusterId=${overlay.clusterId} />`;
+    case "group-reply":
+      return html`<${GroupReply} clusterId=${overlay.clusterId} />`;
+    case "group-delete":
+      return html`<${GroupDelete} clusterId=${overlay.clusterId} />`;
+    case "incident":
+      return html`<${IncidentPanel} id=${overlay.id} state=${current} />`;
+    case "approvals":
+      return html`<${ApprovalsDialog} approvals=${current.approvals} />`;
     default:
       return null;
   }

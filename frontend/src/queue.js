@@ -17,8 +17,9 @@ import {
   toggleBulk,
 } from "./list.js";
 import { GroupHeader, TicketRow } from "./rows.js";
+import { incidentSubject } from "./incidents.js";
 import { state } from "./store.js";
-import { KINDS, PRIORITIES, SORTS, VIEWS } from "./views.js";
+import { KINDS, PRIORITIES, SENTIMENTS, SORTS, VIEWS } from "./views.js";
 import { VirtualList } from "./virtual.js";
 
 const SEARCH_DELAY_MS = 300;
@@ -150,6 +151,10 @@ function Toolbar({ state: current }) {
         <${Select} name="priority" value=${filters.priority} label=${t("filter.priority")}
           onChange=${(value) => setFilter("priority", value)}
           options=${[all(t("filter.priority")), ...PRIORITIES.map((p) => [p, t(`priority.${p}`)])]} />
+        <${Select} name="sentiment" value=${filters.sentiment} label=${t("filter.sentiment")}
+          onChange=${(value) => setFilter("sentiment", value)}
+          options=${[all(t("filter.sentiment")), ...SENTIMENTS.map((s) => [s, t(`sentiment.${s}`)])]}
+        />
         <${Select} name="sort" value=${current.sort} label=${t("sort.label")} onChange=${setSort}
           options=${SORTS.map((sort) => [sort, t(`sort.${sort}`)])} />
         <label class="toggle">
@@ -159,8 +164,21 @@ function Toolbar({ state: current }) {
         </label>
         <${SavedViews} />
       </div>
+      <${IncidentFilter} id=${filters.incident} state=${current} />
     </div>
   `;
+}
+
+/** The queue narrowed to one incident's tickets, and the way back to all of them. */
+function IncidentFilter({ id, state: current }) {
+  if (!id) return null;
+  const incident = current.incidents.get(Number(id));
+  const what = incident && incident.scope ? incidentSubject(incident) : `#${id}`;
+  return html`<div class="filter-chip" data-testid="incident-filter" role="status">
+    <span>${t("filter.incident", { what })}</span>
+    <button type="button" class="quiet small" data-testid="incident-filter-clear"
+      onClick=${() => setFilter("incident", "")}>${t("filter.incidentClear")}</button>
+  </div>`;
 }
 
 function BulkBar({ count }) {

@@ -8,7 +8,7 @@ import { errorText, t } from "./i18n.js";
 import { state, update } from "./store.js";
 
 const REPORT_ROLES = new Set(["manager", "admin"]);
-const GROUPS = ["day", "week", "agent", "channel", "kind", "tag", "team"];
+const GROUPS = ["day", "week", "agent", "channel", "kind", "sentiment", "tag", "team"];
 const TIME_GROUPS = new Set(["day", "week"]);
 const CLOCKS = ["business", "wall"];
 const DEFAULT_DAYS = 30;
@@ -174,9 +174,10 @@ function groupLabel(group, groupBy) {
     return t("reports.weekOf", { date: formatDay(group.slice(0, 10)) });
   }
   if (TIME_GROUPS.has(groupBy)) return periodLabel(group);
-  if (groupBy === "kind") {
-    const name = t(`kind.${group}`);
-    return name === `kind.${group}` ? String(group) : name;
+  if (groupBy === "kind" || groupBy === "sentiment") {
+    const key = `${groupBy === "kind" ? "kind" : "reports.sentiment"}.${group}`;
+    const name = t(key);
+    return name === key ? String(group) : name;
   }
   return String(group);
 }

@@ -1,9 +1,11 @@
 // One line of the queue (channel, author, preview, age, SLA countdown, assignee, who is looking),
-// the header over comments of one post, and the small badges the ticket pane shares.
+// the header over a group (near-duplicates, or comments of one post), and the small badges the
+// ticket pane shares (SLA, priority, near-duplicates, incident).
 import { Avatar, ChannelIcon } from "./icons.js";
 import { html } from "./html.js";
 import { formatTime, relativeAge, shortDuration, t } from "./i18n.js";
 import { peopleOn } from "./presence.js";
+import { LanguageTag, SentimentChip } from "./sentiment.js";
 import { personName } from "./store.js";
 import { dueAt } from "./views.js";
 
@@ -46,6 +48,26 @@ export function Viewers({ ticketId, testid = "row-viewer" }) {
   `;
 }
 
+/** "×5": the ticket is one of a group of near-identical messages. */
+export function ClusterMark({ size, testid = "row-cluster" }) {
+  if (!(size > 1)) return null;
+  const label = t("cluster.label", { n: size });
+  return html`<span class="dup" role="img" aria-label=${label} title=${label} data-testid=${testid}
+    data-size=${size}>×${size}</span>`;
+}
+
+/** The ticket belongs to an incident (a bad buzz), in crisis mode or not. */
+export function IncidentMark({ incidentId, state, testid = "row-incident" }) {
+  if (incidentId == null) return null;
+  const incident = state.incidents.get(incidentId);
+  const crisis = !!(incident && incident.crisis);
+  const label = t(crisis ? "incident.markCrisis" : "incident.mark", { id: incidentId });
+  const word = t(crisis ? "incident.tagCrisis" : "incident.tag");
+  return html`<span class=${crisis ? "inc-mark is-crisis" : "inc-mark"} role="img"
+    aria-label=${label} title=${label} data-testid=${testid} data-incident-id=${incidentId}
+    data-crisis=${crisis ? "true" : "false"}>${word}</span>`;
+}
+
 export function TicketRow({ row, state, cursor, open, checked, flashing, grouped, onPick }) {
   const assignee = row.assignee_id != null ? personName(row.assignee_id) : null;
   const classes = [
@@ -73,6 +95,10 @@ export function TicketRow({ row, state, cursor, open, checked, flashing, grouped
       <span class="row-preview">${row.preview || row.subject}</span>
       <span class="row-line row-meta">
         <span class=${`badge kind-${row.kind}`}>${t(`kind.${row.kind}`)}</span>
+        <${IncidentMark} incidentId=${row.incident_id} state=${state} />
+        <${SentimentChip} sentiment=${row.sentiment} compact=${true} />
+        <${ClusterMark} size=${row.cluster_size} />
+        <${LanguageTag} language=${row.language} />
         ${row.status !== "open" && html`<span class="status">${t(`status.${row.status}`)}</span>`}
         <span class="row-count">${t("list.items", { n: row.item_count })}</span>
         ${(row.tags || [])
@@ -91,14 +117,22 @@ export function TicketRow({ row, state, cursor, open, checked, flashing, grouped
 
 export function GroupHeader({ entry, state, cursor, checked, onPick }) {
   const classes = ["group-head", cursor && "is-cursor", checked && "is-checked"];
+  const cluster = entry.clusterId != null;
+  const first = cluster ? state.rows.get(entry.ids[0]) : null;
   return html`
     <button type="button" class=${classes.filter(Boolean).join(" ")} data-testid="group-header"
-      data-post-id=${entry.postId} role="option" aria-selected=${cursor ? "true" : "false"}
+      data-post-id=${entry.postId} data-cluster-id=${cluster ? entry.clusterId : undefined}
+      role="option" aria-selected=${cursor ? "true" : "false"}
       data-checked=${checked ? "true" : "false"} onClick=${(event) => onPick(entry, event)}>
       <span class="row-check" aria-hidden="true">${checked ? "✓" : ""}</span>
-      <${ChannelIcon} channel=${state.channels[entry.channelId]} />
-      <span class="group-title">${t("group.post", { post: entry.postId })}</span>
-      <span class="group-count">${t("group.count", { n: entry.ids.length })}</span>
+      ${cluster
+        ? html`<${ClusterMark} size=${Math.max(entry.ids.length, first?.cluster_size || 0)}
+              testid="group-cluster" />
+            <span class="group-title">${t("group.cluster", { text: first?.preview || "" })}</span>
+            <span class="group-count">${t("group.listed", { n: entry.ids.length })}</span>`
+        : html`<${ChannelIcon} channel=${state.channels[entry.channelId]} />
+            <span class="group-title">${t("group.post", { post: entry.postId })}</span>
+            <span class="group-count">${t("group.count", { n: entry.ids.length })}</span>`}
     </button>
   `;
 }

@@ -2,6 +2,7 @@
 // outbox, each public one offered back to `z` during its undo window.
 import { fail } from "./actions.js";
 import { api } from "./api.js";
+import { replyHeld } from "./approvals.js";
 import { refreshDetail } from "./detail.js";
 import { errorText, t } from "./i18n.js";
 import { state, update } from "./store.js";
@@ -45,7 +46,11 @@ export async function sendReply(ticketId, text, { seen = null } = {}) {
     const row = await api.post(`/api/tickets/${ticketId}/replies`, body);
     ownNewest = Math.max(ownNewest, row.reply_item_id || 0);
     update({ collision: null });
-    queued(row, "reply", ticketId);
+    if (row.state === "approval") {
+      // crisis mode: an agent's reply waits for a manager, who may still send it back
+      replyHeld(row, ticketId, text);
+      notify(t("queued.approval"), { kind: "ok", ttl: 8_000 });
+    } else queued(row, "reply", ticketId);
     refreshDetail();
     return "sent";
   } catch (err) {

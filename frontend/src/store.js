@@ -47,6 +47,10 @@ export function initialState() {
     overlay: null, // {type: "help" | "palette" | "snooze" | "tags" | "priority" | "assign"…}
     toasts: [],
     presence: new Map(), // ticket id -> Map(user id -> {name, state, at})
+    // bad buzz and crisis mode
+    incidents: new Map(), // incident id -> incident (open ones, and any looked at)
+    incidentsSeen: new Set(), // incidents whose banner this person set aside
+    approvals: null, // replies waiting for a manager (managers and admins), once loaded
     now: Date.now(),
   };
 }

@@ -1,13 +1,15 @@
-// The open ticket: its header (channel, author, status, priority, tags, assignee, SLA, who else
-// is here) with its actions, the timeline, and the reply and note box.
+// The open ticket: its header (channel, author, status, priority, SLA, sentiment, language, group,
+// incident, tags, assignee, who else is here) with its actions, the timeline, and the reply box.
 import { COMMANDS } from "./commands.js";
 import { Composer } from "./composer.js";
 import { ChannelIcon } from "./icons.js";
 import { html } from "./html.js";
 import { formatTime, t } from "./i18n.js";
+import { canLeadCrisis, incidentOf, openIncident } from "./incidents.js";
 import { keyHint } from "./keys.js";
 import { peopleOn } from "./presence.js";
-import { PriorityBadge, SlaBadge, Viewers } from "./rows.js";
+import { ClusterMark, PriorityBadge, SlaBadge, Viewers } from "./rows.js";
+import { LanguageTag, SentimentChip } from "./sentiment.js";
 import { personName } from "./store.js";
 import { Timeline } from "./timeline.js";
 
@@ -32,6 +34,16 @@ function Presence({ ticketId }) {
   `;
 }
 
+/** The ticket is part of an incident: a button to its panel, marked when in crisis mode. */
+function IncidentLink({ detail }) {
+  const incident = incidentOf(detail);
+  if (!incident) return null;
+  const label = t(incident.crisis ? "incident.markCrisis" : "incident.mark", { id: incident.id });
+  return html`<button type="button" class=${incident.crisis ? "inc-link is-crisis" : "inc-link"}
+    data-testid="ticket-incident" data-crisis=${incident.crisis ? "true" : "false"}
+    onClick=${() => openIncident(incident.id)}>${label} <kbd>${keyHint("incident")}</kbd></button>`;
+}
+
 function Head({ detail, state }) {
   const assignee = personName(detail.assignee_id);
   const channel = state.channels[detail.channel_id];
@@ -46,6 +58,10 @@ function Head({ detail, state }) {
           ${t(`status.${detail.status}`)}</span>
         <${PriorityBadge} priority=${detail.priority} always=${true} />
         <${SlaBadge} row=${detail} now=${state.now} />
+        <${SentimentChip} sentiment=${detail.sentiment} testid="ticket-sentiment" />
+        <${LanguageTag} language=${detail.language} />
+        <${ClusterMark} size=${detail.cluster_size} testid="ticket-cluster" />
+        <${IncidentLink} detail=${detail} />
       </div>
       <div class="ticket-meta">
         ${channel && html`<span>${channel.name}</span>`}
@@ -94,7 +110,8 @@ export function TicketPane({ state }) {
         ${state.actionError}</p>`}
       <${Timeline} detail=${detail} />
       <${Composer} key=${detail.id} ticketId=${detail.id} sending=${state.sending}
-        error=${state.replyError} collision=${collision} onCanned=${COMMANDS.canned} />
+        error=${state.replyError} collision=${collision} onCanned=${COMMANDS.canned}
+        incident=${incidentOf(detail)} agent=${!canLeadCrisis(state.user)} />
     </section>
   `;
 }

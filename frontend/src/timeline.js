@@ -1,9 +1,13 @@
-// The open ticket's story in time order: inbound messages, our replies with their delivery, notes,
-// and the events worth a line (assignments, moderation, tags, snoozes, SLA warnings and breaches).
+// The open ticket's story in time order: inbound messages (with their sentiment, correctable),
+// our replies with their delivery, notes, and the events worth a line (assignments, moderation
+// by hand or by rule, tags, snoozes, SLA warnings and breaches, approvals in crisis mode).
 import { Component, createRef } from "/static/vendor/preact.js";
+import { openOverlay } from "./commands.js";
 import { chooseItem, targetItem } from "./detail.js";
 import { html } from "./html.js";
 import { formatTime, t } from "./i18n.js";
+import { keyHint } from "./keys.js";
+import { LanguageTag, SentimentChip } from "./sentiment.js";
 import { personName, state } from "./store.js";
 
 const MODERATION = /^moderation_(queued|sent|failed|cancelled)$/;
@@ -14,6 +18,8 @@ const SILENT = new Set([
   "reply_queued",
   "reply_sent",
   "mentioned",
+  "cluster_grew",
+  "rule_notify", // its rule_applied line says it, and the named people get a toast
 ]);
 const MENTION = /(@[\p{L}\p{N}._-]+)/u;
 
@@ -62,6 +68,23 @@ function withMentions(body) {
     .map((part, i) => (i % 2 ? html`<span class="mention">${part}</span>` : part));
 }
 
+/** An inbound message's sentiment and language, and the way to correct the sentiment. */
+function Feeling({ item }) {
+  const fix = (event) => {
+    event.stopPropagation();
+    chooseItem(item.id);
+    openOverlay("sentiment", { itemId: item.id });
+  };
+  return html`<span class="entry-feeling">
+    <${SentimentChip} sentiment=${item.sentiment} corrected=${item.sentiment_corrected}
+      testid="item-sentiment" />
+    <${LanguageTag} language=${item.language} />
+    <button type="button" class="quiet small" data-testid="correct-sentiment" onClick=${fix}
+      title=${`${t("shortcut.sentiment")} (${keyHint("sentiment")})`}>
+      ${t(item.sentiment ? "sentiment.fix" : "sentiment.set")}</button>
+  </span>`;
+}
+
 function Item({ item, chosen, moderation }) {
   const label = { note: t("item.note"), out: t("item.reply") }[item.direction];
   const flags = [item.hidden && t("item.hidden"), item.deleted && t("item.deleted")];
@@ -83,6 +106,7 @@ function Item({ item, chosen, moderation }) {
         ${label && html`<span class="entry-label">${label}</span>`}
         ${flags.filter(Boolean).map((flag) => html`<span class="entry-flag">${flag}</span>`)}
         <time datetime=${item.created_at}>${formatTime(item.created_at)}</time>
+        ${item.direction === "in" && html`<${Feeling} item=${item} />`}
       </div>
       ${item.rating != null &&
       html`<div class="rating">${"★".repeat(item.rating)}${"☆".repeat(5 - item.rating)}</div>`}
@@ -96,6 +120,16 @@ function Item({ item, chosen, moderation }) {
       </div>
     </li>
   `;
+}
+
+/** "Masqué par la règle « Insultes »": what a moderation rule did, and which rule. */
+function ruleText(data) {
+  const rule = data.rule_name || `#${data.rule_id}`;
+  if (data.skipped) return t("event.ruleSkipped", { rule, reason: data.skipped });
+  const value = data.action === "priority" ? t(`priority.${data.value}`) : data.value;
+  const key = `event.rule.${data.action}`;
+  const text = t(key, { rule, value });
+  return text === key ? t("event.rule", { rule, action: data.action }) : text;
 }
 
 function eventText(event) {
@@ -131,6 +165,12 @@ function eventText(event) {
       return t("event.reply_failed", { reason: data.error || "" });
     case "reply_cancelled":
       return t("event.reply_cancelled");
+    case "rule_applied":
+      return ruleText(data);
+    case "reply_rejected":
+      return t("event.reply_rejected", { reason: data.reason || "—" });
+    case "sentiment_corrected":
+      return t("event.sentiment_corrected", { word: t(`sentiment.${data.sentiment}`) });
     default: {
       const text = t(`event.${event.type}`);
       return text === `event.${event.type}` ? event.type : text;

@@ -4,13 +4,15 @@ export const VIEWS = ["mine", "unassigned", "team", "all", "closed"];
 export const KINDS = ["dm", "comment", "mention", "quote", "repost", "review", "email"];
 export const PRIORITIES = ["low", "normal", "high", "urgent"];
 export const SORTS = ["urgency", "activity"];
-export const FILTER_KEYS = ["channel", "kind", "tag", "priority", "q"];
+export const SENTIMENTS = ["negative", "neutral", "positive"];
+// `incident` is set from an incident's panel, not from a select.
+export const FILTER_KEYS = ["channel", "kind", "tag", "priority", "sentiment", "incident", "q"];
 export const PAGE_SIZE = 100;
 const OPEN = ["open", "pending"];
 const FAR_FUTURE = Date.UTC(9999, 0, 1);
 
 export function emptyFilters() {
-  return { channel: "", kind: "", tag: "", priority: "", q: "" };
+  return { channel: "", kind: "", tag: "", priority: "", sentiment: "", incident: "", q: "" };
 }
 
 function teamIds(user) {
@@ -58,6 +60,8 @@ export function rowMatches(row, state, listed) {
   if (filters.kind && row.kind !== filters.kind) return false;
   if (filters.priority && row.priority !== filters.priority) return false;
   if (filters.tag && !(row.tags || []).includes(filters.tag)) return false;
+  if (filters.sentiment && row.sentiment !== filters.sentiment) return false;
+  if (filters.incident && row.incident_id !== Number(filters.incident)) return false;
   // The server also searches every message's text: a row it found stays.
   if (filters.q && !listed && !mentionsText(row, filters.q)) return false;
   return true;

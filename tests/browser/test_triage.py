@@ -10,9 +10,9 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
-from connectors.base import Author
 from inbox import db, ingest, sla
 from inbox.models import Channel, Item, Outbox, SlaPolicy, Ticket
+from tests.browser.support import ago, eventually, person
 from tests.conftest import build_app
 from tests.support import LiveServer, World, make_item
 
@@ -31,20 +31,6 @@ CANNED_BODY = "Bonjour {first_name}, merci pour votre message ! {agent_name}"
 ISSUE_KEYS = (
     "j k Enter o Escape u a Shift+A r n Ctrl+Enter e s l p h # f x / z ? Ctrl+K Meta+K".split()
 )
-
-
-def ago(minutes: float) -> datetime:
-    return datetime.now(UTC) - timedelta(minutes=minutes)
-
-
-def eventually(check, timeout: float = 10.0):
-    """Return check()'s first truthy answer, polling until the timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.2)
 
 
 class Desk:
@@ -103,11 +89,6 @@ def desk(undo_app):
         ids = (channel.id, ana.id)
     with LiveServer(undo_app) as server:
         yield Desk(undo_app, server.url, *ids)
-
-
-def person(name: str) -> Author:
-    key = name.lower().replace(" ", "-")
-    return Author(id=key, handle=f"@{key}", name=name)
 
 
 def dm(i: int, name: str, minutes_ago: float, body: str | None = None):
