@@ -2,6 +2,7 @@
 // incident, tags, assignee, who else is here) with its actions, the timeline, and the reply box.
 import { COMMANDS } from "./commands.js";
 import { Composer } from "./composer.js";
+import { ContactHistory, PostContext } from "./context.js";
 import { ChannelIcon } from "./icons.js";
 import { html } from "./html.js";
 import { formatTime, t } from "./i18n.js";
@@ -108,6 +109,8 @@ export function TicketPane({ state }) {
       ${state.actionError &&
       html`<p class="form-error banner" role="alert" data-testid="action-error">
         ${state.actionError}</p>`}
+      <${PostContext} detail=${detail} />
+      <${ContactHistory} key=${`h${detail.contact_id}`} detail=${detail} />
       <${Timeline} detail=${detail} />
       <${Composer} key=${detail.id} ticketId=${detail.id} sending=${state.sending}
         error=${state.replyError} collision=${collision} onCanned=${COMMANDS.canned}

@@ -183,3 +183,33 @@ def test_hostile_names_and_bodies_stay_text(page, site, trouble):
     assert page.locator("img").count() == 0
     assert page.locator("body script").count() == 0
     trouble.assert_none()
+
+
+def test_a_comment_shows_its_post_and_the_persons_other_conversations(page, site, trouble):
+    lea = person("lea", "Léa Moreau")
+    site.ingest(
+        make_item(
+            "c9",
+            "comment",
+            thread_id="post-9",
+            post_id="post-9",
+            author=lea,
+            body="Toujours pas de réponse à mon message privé…",
+            post_text=f"Nouvelle collection {HOSTILE_BODY}",
+            post_url="https://social.maisonlumiere.example/post-9",
+        ),
+        make_item("d9", "dm", thread_id="conv-9", author=lea, body="Où en est ma commande 88 ?"),
+    )
+    signed_in(page, site)
+    page.get_by_test_id("ticket-row").filter(has_text="Toujours pas de réponse").click()
+    post = page.get_by_test_id("post-context")
+    expect(post).to_contain_text(f"Nouvelle collection {HOSTILE_BODY}")  # text, not markup
+    expect(page.get_by_test_id("post-link")).to_have_attribute(
+        "href", "https://social.maisonlumiere.example/post-9"
+    )
+    history = page.get_by_test_id("history-entry")
+    expect(history).to_have_count(2)  # her first comment and her DM, not this ticket
+    history.filter(has_text="ma commande 88").click()
+    expect(page.get_by_test_id("timeline-item")).to_contain_text("Où en est ma commande 88 ?")
+    expect(page.get_by_test_id("post-context")).to_have_count(0)  # a DM answers no post
+    trouble.assert_none()
