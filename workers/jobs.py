@@ -65,3 +65,10 @@ def wake_snoozed() -> int:
 def scan_buzz() -> int:
     """Open, grow and resolve bad-buzz incidents from the latest inbound items."""
     return len(buzz.scan())
+
+
+def forget_cluster_bands() -> int:
+    """Drop near-duplicate lookup keys older than the grouping window."""
+    from inbox import clusters
+
+    return clusters.forget_old()

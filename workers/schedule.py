@@ -20,4 +20,5 @@ SCHEDULE = (
     Periodic("check-channel-silence", "workers.jobs.check_channel_silence", 300),
     Periodic("sweep-webhook-receipts", "workers.jobs.sweep_webhook_receipts", 3600),
     Periodic("scan-buzz", "workers.jobs.scan_buzz", 30),
+    Periodic("forget-old-cluster-bands", "workers.jobs.forget_cluster_bands", 3600),
 )

@@ -165,3 +165,21 @@ def test_group_actions_check_rights_and_input(world):
     assert closed.json["queued"] == 3
     rows = cm.get("/api/tickets", query_string={"status": "closed"}).json["tickets"]
     assert len(rows) == 3 and all(r["tags"] == ["concours"] for r in rows)
+
+
+def test_lookup_keys_past_the_window_are_dropped_and_old_groups_stop_growing(world):
+    from inbox import clusters
+    from inbox.models import ClusterBand
+    from workers.schedule import SCHEDULE
+
+    assert "workers.jobs.forget_cluster_bands" in {entry.job for entry in SCHEDULE}
+    channel = world.channel()
+    text = "Le code promo de la newsletter ne fonctionne pas sur le site"
+    ingest_batch(channel.id, [make_item("o1", body=text, thread_id="o1")])
+    later = datetime.now(UTC) + clusters.WINDOW + timedelta(hours=1)
+    assert clusters.forget_old(later) == 64
+    with db.transaction() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(ClusterBand)) == 0
+    ingest_batch(channel.id, [make_item("o2", body=text, thread_id="o2")])
+    with db.transaction() as s:
+        assert s.scalars(sa.select(Cluster.size)).all() == [1, 1], "a new group, not the old one"
