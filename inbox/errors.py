@@ -66,16 +66,19 @@ def _text(value: Any) -> str:
 def init_app(app: Flask) -> None:
     """Answer every error in the JSON shape, turning validation failures into 400s."""
 
+    from inbox.messages import translate
+
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
-        return jsonify(error_body(exc.code, exc.message, exc.field, **exc.extra)), exc.status
+        body = error_body(exc.code, translate(exc.message), exc.field, **exc.extra)
+        return jsonify(body), exc.status
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         data = getattr(exc, "data", None) or {}
         if exc.code == 422 or "messages" in data:
             field, reason = _first_field(data.get("messages", {}))
-            body = error_body("invalid", reason, field, details=data.get("messages"))
+            body = error_body("invalid", translate(reason), field, details=data.get("messages"))
             return jsonify(body), 400
         code = (exc.name or "error").lower().replace(" ", "_")
         return jsonify(error_body(code, exc.description or exc.name)), exc.code or 500

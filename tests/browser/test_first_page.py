@@ -99,7 +99,7 @@ def open_ticket(page: Page, author: str) -> None:
 
 def test_wrong_password_shows_the_api_error_then_the_right_one_shows_the_list(page, site):
     sign_in(page, site, password="not-the-password")
-    expect(page.get_by_test_id("login-error")).to_have_text("wrong e-mail or password")
+    expect(page.get_by_test_id("login-error")).to_have_text("e-mail ou mot de passe incorrect")
 
     page.get_by_test_id("login-password").fill("password-123")
     page.get_by_test_id("login-submit").click()

@@ -155,7 +155,7 @@ def test_a_manager_tries_and_enables_a_rule_and_an_agent_restores_its_hide(
     editor.get_by_test_id("rule-dry-run").click()
     error = third.get_by_test_id("field-error")
     expect(error).to_have_attribute("data-field", "conditions.2.pattern")
-    expect(error).to_contain_text("does not compile")
+    expect(error).to_contain_text("ne se compile pas")
     expect(third.get_by_test_id("condition-pattern")).to_have_attribute("aria-invalid", "true")
     third.get_by_label("Retirer la condition 3").click()
     expect(editor.get_by_test_id("field-error")).to_have_count(0)
@@ -265,7 +265,7 @@ def test_deleted_items_say_why_they_stay_and_the_queue_pages(page, desk, trouble
     expect(first).to_have_attribute("aria-current", "true")
     page.keyboard.press("r")
     expect(first.get_by_test_id("hit-problem")).to_have_text(
-        "deleted on the platform: it cannot be restored"
+        "supprimé sur la plateforme : impossible de le restaurer"
     )
     expect(first).to_have_attribute("data-restored", "false")
     # The inbox behind the view did not take the keys: no ticket was opened.

@@ -256,7 +256,9 @@ def test_a_calendar_with_no_hours_is_refused_with_the_reason(world):
     admin = world.client("admin@example.com")
     empty = {"mon": [], "tue": [], "wed": [], "thu": [], "fri": [], "sat": [], "sun": []}
     response = admin.post("/api/sla/calendars", json={"name": "Never", "hours": empty})
-    assert response.status_code == 400 and "no business hours" in response.json["error"]["message"]
+    assert (
+        response.status_code == 400 and "aucune heure ouvrée" in response.json["error"]["message"]
+    )
     ok = admin.post(
         "/api/sla/calendars",
         json={"name": "Support", "hours": {"mon": [["09:00", "12:00"], ["14:00", "18:00"]]}},

@@ -68,7 +68,9 @@ def test_after_the_window_it_is_sent_and_cannot_be_taken_back(slow_app):
     slow_app.extensions["jobs"].run_delayed()
     assert outbox_row(hide.json["id"]).state == "sent"
     late = ana.post(f"/api/outbox/{hide.json['id']}/cancel")
-    assert late.status_code == 409 and "already left" in late.json["error"]["message"]
+    assert (
+        late.status_code == 409 and "déjà parti" in late.json["error"]["message"]
+    )  # Ana reads French
 
 
 def test_likes_do_not_wait(slow_app):
@@ -100,7 +102,7 @@ def test_a_reply_written_meanwhile_stops_the_second_one(world):
         f"/api/tickets/{ticket_id}/replies", json={"text": "Bonjour !", "seen_item_id": seen}
     )
     assert second.status_code == 409
-    assert "Bob replied while you were writing" in second.json["error"]["message"]
+    assert "Bob a répondu pendant que vous écriviez" in second.json["error"]["message"]
     assert second.json["error"]["items"][0]["body"] == "Je m'en occupe"
     with db.transaction() as s:
         assert s.scalar(sa.select(sa.func.count()).select_from(Outbox)) == 1
