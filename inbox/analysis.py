@@ -94,7 +94,8 @@ def _plain(text: str) -> str:
 
 def fold(text: str) -> str:
     """Fold case, accents, typography and whitespace so that variants of a word compare equal."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    # compatibility forms first, so styled letters (𝐁𝐎𝐘𝐂𝐎𝐓𝐓, ｗｉｄｅ) are cased like plain ones
+    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
     kept = "".join(
         c
         for c in decomposed

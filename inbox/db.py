@@ -53,6 +53,15 @@ class Base(DeclarativeBase):
     )
 
 
+def upsert_insert(s: Session, model):
+    """An INSERT of the session's dialect, which has `on_conflict_do_nothing` and friends."""
+    if s.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(model)
+
+
 def make_engine(url: str) -> sa.Engine:
     """Create the engine, with SQLite tuned for several threads writing in turn."""
     if not url.startswith("sqlite"):

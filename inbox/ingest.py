@@ -192,7 +192,7 @@ def _resolve_identities(
         }
         for a, contact_id in zip(missing, contact_ids, strict=True)
     ]
-    insert = _dialect_insert(s, Identity).on_conflict_do_nothing(
+    insert = db.upsert_insert(s, Identity).on_conflict_do_nothing(
         index_elements=["platform", "external_id"]
     )
     s.execute(insert, rows)
@@ -210,14 +210,6 @@ def _load_identities(s: Session, platform: str, external_ids: list[str]) -> dict
         )
         found.update({row.external_id: row for row in rows})
     return found
-
-
-def _dialect_insert(s: Session, model):
-    if s.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(model)
 
 
 def _latest_tickets(s: Session, channel_id: int, keys: list[str]) -> dict[str, Ticket]:

@@ -22,7 +22,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from sqlalchemy.orm import Session
 
 from connectors import connector_class
-from inbox import analysis, events, sla
+from inbox import analysis, db, events, sla
 from inbox.db import utcnow
 from inbox.models import (
     ITEM_KINDS,
@@ -219,13 +219,6 @@ class Subject:
     blocked: bool = False
     first_time: bool = False
     created_at: datetime | None = None
-    _folded: str | None = field(default=None, repr=False)
-
-    @property
-    def folded(self) -> str:
-        if self._folded is None:
-            self._folded = analysis.fold(self.body)
-        return self._folded
 
 
 Test = Callable[[Subject], bool]
@@ -481,7 +474,7 @@ def _take(s: Session, channel: Channel, plan, applied: Applied) -> None:
         for subject, rule, kind in outbox_rows:
             hits.append(_hit(rule, subject, kind, now, outbox_by_item.get(subject.item_id)))
     if tags:
-        insert = _dialect_insert(s, TicketTag).on_conflict_do_nothing()
+        insert = db.upsert_insert(s, TicketTag).on_conflict_do_nothing()
         s.execute(insert, [{"ticket_id": t, "tag": tag} for t, tag in sorted(tags)])
     if hits:
         s.execute(sa.insert(RuleHit), hits)
@@ -508,14 +501,6 @@ def _hit(rule: Compiled, subject: Subject, action: str, now, outbox_id=None) -> 
         "outbox_id": outbox_id,
         "created_at": now,
     }
-
-
-def _dialect_insert(s: Session, model):
-    if s.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(model)
 
 
 # --- dry run ---------------------------------------------------------------------------------
@@ -585,11 +570,19 @@ def dry_run(
 
 def _past_subjects(s: Session, team_ids: list[int], since: datetime, until: datetime):
     """Inbound items of the period as subjects, read in keyset pages of 2,000."""
-    first_items = (
-        sa.select(Item.author_identity_id, sa.func.min(Item.id).label("first_id"))
-        .where(Item.direction == "in")
-        .group_by(Item.author_identity_id)
-        .subquery()
+    in_period = sa.and_(Item.direction == "in", Item.created_at >= since, Item.created_at <= until)
+    # each author's first inbound item ever, once for the whole run (not once per page)
+    first_of = dict(
+        s.execute(
+            sa.select(Item.author_identity_id, sa.func.min(Item.id))
+            .where(
+                Item.direction == "in",
+                Item.author_identity_id.in_(
+                    sa.select(Item.author_identity_id).where(in_period).distinct()
+                ),
+            )
+            .group_by(Item.author_identity_id)
+        ).all()
     )
     last_id = 0
     while True:
@@ -601,16 +594,12 @@ def _past_subjects(s: Session, team_ids: list[int], since: datetime, until: date
                 Identity.handle,
                 Contact.vip,
                 Contact.blocked,
-                first_items.c.first_id,
             )
             .join(Ticket, Ticket.id == Item.ticket_id)
             .outerjoin(Identity, Identity.id == Item.author_identity_id)
             .outerjoin(Contact, Contact.id == Identity.contact_id)
-            .outerjoin(first_items, first_items.c.author_identity_id == Item.author_identity_id)
             .where(
-                Item.direction == "in",
-                Item.created_at >= since,
-                Item.created_at <= until,
+                in_period,
                 Item.id > last_id,
                 Ticket.team_id.in_(team_ids),
             )
@@ -620,7 +609,7 @@ def _past_subjects(s: Session, team_ids: list[int], since: datetime, until: date
         page = s.execute(stmt).all()
         if not page:
             return
-        for item, team_id, external_id, handle, vip, blocked, first_id in page:
+        for item, team_id, external_id, handle, vip, blocked in page:
             yield Subject(
                 item_id=item.id,
                 ticket_id=item.ticket_id,
@@ -638,7 +627,7 @@ def _past_subjects(s: Session, team_ids: list[int], since: datetime, until: date
                 followers=item.followers,
                 vip=bool(vip),
                 blocked=bool(blocked),
-                first_time=first_id == item.id,
+                first_time=first_of.get(item.author_identity_id) == item.id,
                 created_at=item.created_at,
             )
         last_id = page[-1][0].id

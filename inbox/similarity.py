@@ -17,9 +17,10 @@ import hashlib
 import itertools
 import re
 import struct
-import unicodedata
 
 from datasketch import MinHash
+
+from inbox.analysis import fold
 
 # Two hand-edited copies of a 7-word raid text (each with a word swapped or dropped and a
 # hashtag added) measure about 0.45 at worst; unrelated comments about the same products and
@@ -55,12 +56,9 @@ def normalize(text: str) -> str:
     text = _MENTION.sub(" ", text)
     # "#BoycottAcme" says "boycott acme": keep its words, drop the sign.
     text = _HASHTAG.sub(lambda m: f" {_CAMEL.sub(' ', m.group(1))} ", text)
-    # NFKD also folds the styled letters (𝐁𝐨𝐲𝐜𝐨𝐭𝐭, ｗｉｄｅ) raids use to dodge filters.
-    text = unicodedata.normalize("NFKD", text).casefold()
-    # Zero-width characters are dropped rather than spaced, so "vo\u200blent" stays one word.
-    text = "".join(
-        ch for ch in text if not unicodedata.combining(ch) and unicodedata.category(ch) != "Cf"
-    )
+    # the keyword folding: NFKD also folds the styled letters (𝐁𝐨𝐲𝐜𝐨𝐭𝐭, ｗｉｄｅ) raids use to
+    # dodge filters, and zero-width characters are dropped, so "vo\u200blent" stays one word
+    text = fold(text)
     text = _NOISE.sub(" ", text)
     # Every run of a letter becomes one ("nuuuul", "nul" and "null" agree); digits are kept.
     text = _STRETCH.sub(r"\1", text)

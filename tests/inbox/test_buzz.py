@@ -186,6 +186,7 @@ def test_a_burst_of_angry_comments_on_a_post_opens_one_incident_within_a_minute(
     [incident] = incidents()
     assert (incident.scope, incident.key, incident.channel_id) == ("post", "post-1", channel.id)
     delay = (incident.detected_at - burst_at).total_seconds()
+    print(f"bad buzz detected {delay:.0f} s after the burst began")  # the README's figure
     assert 0 < delay <= 60, f"detected {delay:.0f} s after the burst began"
     assert incident.started_at == burst_at
     assert incident.negative_share >= 0.6 and incident.usual_negative_share < 0.3
